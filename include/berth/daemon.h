@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* berthd's master process: effective settings, listeners, accept loop and limits.
+ *
+ * The master owns the listening sockets and the libssh bind (host keys are loaded
+ * here, before any fork). Per accepted connection it forks a monitor (privileged when
+ * started as root) which forks the unprivileged network child; see
+ * docs/design-daemon.md for the process model.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "berth/log.h"
+
+#include "berth/conf.h"
+
+/* Runtime facts the master resolves once (not in berthd.conf). */
+struct daemon_runtime {
+	bool privileged;      /* started as root: uid switches and privsep chroot */
+	uid_t privsep_uid;    /* unprivileged user for the pre-auth network child */
+	gid_t privsep_gid;
+	char *privsep_chroot; /* empty root-owned directory for that child */
+};
+
+/* Modern defaults; strict KEX is appended by libssh itself. */
+#define DAEMON_DEFAULT_KEX                                                                         \
+	"curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"   \
+	"ecdh-sha2-nistp521,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"          \
+	"diffie-hellman-group14-sha256"
+#define DAEMON_DEFAULT_CIPHERS                                                                     \
+	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr," \
+	"aes192-ctr,aes256-ctr"
+#define DAEMON_DEFAULT_MACS                                                                        \
+	"hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
+#define DAEMON_DEFAULT_HOSTKEY_ALGS                                                                \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"   \
+	"rsa-sha2-256"
+#define DAEMON_DEFAULT_PUBKEY_ALGS                                                                 \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"   \
+	"rsa-sha2-256"
+
+/* Resolve the privsep user ("berth", else "nobody") and chroot directory. */
+int daemon_runtime_init(struct daemon_runtime *rt, const struct berth_config *cfg);
+
+/* Run the master: bind listeners, accept, fork per connection. Returns only on a fatal
+ * setup error (-errno) or after SIGTERM/SIGINT (0). */
+int daemon_run(const struct berth_config *cfg, const struct daemon_runtime *rt);

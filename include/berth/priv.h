@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Privilege separation: the per-connection monitor and its request protocol.
+ *
+ * One monitor process per connection (root when berthd runs as root). It forks the
+ * network child, which drops to the privsep user, chroots to an empty directory and
+ * parses every network byte. The child can only ask the monitor, over a SOCK_SEQPACKET
+ * socketpair, for the few things that need privilege or secrets: password, PAM and
+ * public-key decisions, and (once, after authentication) the worker process that runs
+ * the SFTP engine as the account. The monitor never parses SSH packets: it compares
+ * key blobs byte for byte and hands passwords to crypt(3)/PAM.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "berth/conf.h"
+#include "berth/daemon.h"
+
+#define MON_MSG_MAX (64 * 1024)
+
+enum mon_req {
+	MON_REQ_PUBKEY = 1,	   /* user, u8 verified, string blob -> result */
+	MON_REQ_PASSWORD = 2,	   /* user, string password -> result */
+	MON_REQ_KBDINT_QUERY = 3,  /* user -> u8 ok, string prompt, u8 echo */
+	MON_REQ_KBDINT_ANSWER = 4, /* user, u32 n, n * string -> result */
+	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok + fd (SCM_RIGHTS) */
+	MON_REQ_NOTE = 6,	   /* u8 level, string: a log line from the network child */
+};
+
+/* Answer to an authentication request. */
+enum mon_auth_result {
+	MON_AUTH_DENY = 0,	 /* failure; try again with the listed methods */
+	MON_AUTH_PK_OK = 1,	 /* probe: this key would be accepted */
+	MON_AUTH_PARTIAL = 2,	 /* method succeeded, more required */
+	MON_AUTH_SUCCESS = 3,	 /* authenticated */
+	MON_AUTH_DISCONNECT = 4, /* too many failures / user name changed: hang up */
+};
+
+/* A connection as the master hands it to the per-connection process. */
+struct monitor_conn {
+	const struct berth_config *cfg;
+	const struct daemon_runtime *rt;
+	ssh_bind bind;
+	int fd;
+	const char *peer_addr;
+	unsigned peer_port;
+	int startup_fd; /* write 'A' to tell the master we are authenticated */
+};
+
+/* Fork the network child and serve its requests until it exits. Returns the exit
+ * status for the per-connection process. */
+int monitor_connection_run(const struct monitor_conn *mc);
+
+/* ---- transport (both sides) ---- */
+
+/* Send one message (and optionally one fd). 0 or -errno. */
+int mon_send(int sock, const void *data, size_t len, int fd_to_pass);
+/* Receive one message into @buf (at most MON_MSG_MAX). *ret_fd gets a passed fd or -1.
+ * Returns the length, 0 on EOF, or -errno. */
+ssize_t mon_recv(int sock, void *buf, size_t cap, int *ret_fd);
+
+/* ---- network-child side ---- */
+
+struct mon_answer {
+	enum mon_auth_result result;
+	uint32_t methods; /* BERTH_AUTH_* bits allowed next */
+};
+
+int mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
+		   struct mon_answer *ret);
+int mon_ask_password(int sock, const char *user, const char *password, struct mon_answer *ret);
+#define MON_KBDINT_MAX_PROMPTS 32
+enum { MON_PROMPT_SECRET = 0, MON_PROMPT_ECHO = 1, MON_PROMPT_INFO = 2 };
+
+/* One keyboard-interactive step: the auth answer, plus prompts when more input is
+ * needed (n > 0). Release with mon_kbdint_clear(). */
+struct mon_kbdint {
+	struct mon_answer ans;
+	uint32_t n;
+	char *text[MON_KBDINT_MAX_PROMPTS];
+	uint8_t kind[MON_KBDINT_MAX_PROMPTS];
+};
+void mon_kbdint_clear(struct mon_kbdint *k);
+int mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret);
+int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
+			  struct mon_kbdint *ret);
+int mon_ask_spawn_worker(int sock, int *ret_fd);
+/* Fire-and-forget log line (the network child cannot reach syslog reliably). */
+void mon_note(int sock, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- process helpers ---- */
+
+/* Drop to @uid/@gid with exactly @groups (setgroups before setgid/setuid), then verify
+ * with getres[ug]id that no saved id is left behind. 0 or -errno. */
+int priv_drop_to(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups);
+/* prctl(PR_SET_NO_NEW_PRIVS) and no core dumps of secrets. */
+void priv_harden_process(void);

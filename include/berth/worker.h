@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The post-authentication worker: runs the SFTP engine as the account, jailed by the
+ * VFS, over a socketpair to the network child. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "berth/account.h"
+#include "berth/conf.h"
+
+struct berth_accounts;
+
+struct worker_params {
+	const struct berth_config *cfg;
+	const struct berth_account *acct;
+	bool privileged; /* switch to the account's uid/gid/groups */
+	const char *peer_addr;
+	unsigned peer_port;
+};
+
+/* Become the account and serve SFTP on @fd until EOF. Returns the exit status. */
+int worker_run(const struct worker_params *p, int fd);
+
+/* The master hands the monitors its account database (loaded before fork). */
+void monitor_set_accounts(const struct berth_accounts *db);
