@@ -31,6 +31,9 @@ usage(void)
 	exit(1);
 }
 
+static void engine_log(void *userdata, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static void
 engine_log(void *userdata, int level, const char *fmt, ...)
 {

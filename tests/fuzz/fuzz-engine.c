@@ -2,7 +2,6 @@
 /* libFuzzer target over the whole SFTP engine, on a scratch jail that is rebuilt for
  * every input. Input: one byte of knobs (read-only mode, feed chunk size), then the raw
  * client byte stream (an INIT frame is prepended so requests reach the handlers). */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
