@@ -73,7 +73,7 @@ int attr_encode(struct xbuf *b, const struct vfs_attr *a);
 
 /* handle.c: slot + generation handles; the wire form is 8 bytes */
 void handles_init(struct handle_table *t, uint32_t max);
-/* Returns the slot or -EMFILE. Takes ownership of @path. */
+/* Returns the slot or -EMFILE. Takes ownership of @path, also on failure. */
 int handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned vfs_flags,
 	       void *obj);
 /* Parse a handle string from @b and look it up: 0 with *ret set, 1 if the string is

@@ -2,6 +2,7 @@
 /* Handle table: a handle is slot + generation, so a closed handle can never be reused
  * and a forged one never matches; lookups check bounds (slot < nslots), type and
  * generation. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "berth/common.h"
@@ -19,8 +20,10 @@ handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned v
 	   void *obj)
 {
 	uint32_t slot;
-	if (t->nused >= t->max)
+	if (t->nused >= t->max) {
+		free(path); /* ownership was passed to us either way */
 		return -EMFILE;
+	}
 	for (slot = 0; slot < t->nslots; slot++)
 		if (t->slots[slot].type == HANDLE_UNUSED)
 			break;
