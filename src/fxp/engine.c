@@ -27,9 +27,9 @@ static uint32_t
 default_max_handles(void)
 {
 	struct rlimit rl;
-	/* Leave headroom for the process's own fds, as OpenSSH's limits@ does. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 16 && rl.rlim_cur != RLIM_INFINITY)
-		return (uint32_t)MIN(rl.rlim_cur - 16, (rlim_t)65536);
+	/* OpenSSH's limits@ figure: the fd limit less a little headroom. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 5 && rl.rlim_cur != RLIM_INFINITY)
+		return (uint32_t)MIN(rl.rlim_cur - 5, (rlim_t)UINT32_MAX);
 	return FXP_DEFAULT_MAX_HANDLES;
 }
 

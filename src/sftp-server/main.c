@@ -142,9 +142,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "No user found for uid %lu\n", (unsigned long)getuid());
 		return 1;
 	}
+	/* Keep our own copy: later NSS calls may overwrite getpwuid()'s storage. */
+	_cleanup_free_ char *pw_name = xstrdup(pw->pw_name), *pw_dir = xstrdup(pw->pw_dir);
 	pw = &(struct passwd){
-		.pw_name = xstrdup(pw->pw_name),
-		.pw_dir = xstrdup(pw->pw_dir),
+		.pw_name = pw_name,
+		.pw_dir = pw_dir,
 		.pw_uid = pw->pw_uid,
 		.pw_gid = pw->pw_gid,
 	};
