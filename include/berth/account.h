@@ -117,7 +117,7 @@ int berth_accounts_load(const char *path, struct berth_accounts **ret, struct be
  * Return: 0 or BERTH_ACCOUNT_E_INVALID.
  */
 int berth_accounts_load_string(const char *text, size_t len, const char *name,
-			       struct berth_accounts **ret, struct berth_errors *errors);
+                               struct berth_accounts **ret, struct berth_errors *errors);
 
 /**
  * berth_accounts_new_empty() - a database with no accounts (AccountsFile none).
@@ -177,7 +177,7 @@ bool berth_account_name_valid(const char *name);
  * Return: 0, BERTH_ACCOUNT_E_NOTFOUND (also for invalid names), or -errno (NSS failure).
  */
 int berth_account_lookup(const struct berth_config *cfg, const struct berth_accounts *db,
-			 const char *name, struct berth_account **ret);
+                         const char *name, struct berth_account **ret);
 
 /**
  * berth_account_check_access() - may this account log in at all from @client_addr?
@@ -191,7 +191,7 @@ int berth_account_lookup(const struct berth_config *cfg, const struct berth_acco
  * Return: 0, BERTH_ACCOUNT_E_DISABLED or BERTH_ACCOUNT_E_DENIED.
  */
 int berth_account_check_access(const struct berth_config *cfg, const struct berth_account *acct,
-			       const char *client_addr, const char **ret_reason);
+                               const char *client_addr, const char **ret_reason);
 
 /**
  * berth_account_policy() - the AuthenticationMethods that apply to @acct (its own if
@@ -202,7 +202,7 @@ int berth_account_check_access(const struct berth_config *cfg, const struct bert
  * Return: borrowed pointer into @cfg or @acct.
  */
 const struct berth_auth_policy *berth_account_policy(const struct berth_config *cfg,
-						     const struct berth_account *acct);
+                                                     const struct berth_account *acct);
 
 /**
  * berth_config_enabled_methods() - bits of the globally enabled methods
@@ -242,8 +242,8 @@ struct berth_auth_state {
  * point (the caller should have asked first; treat as failure).
  */
 int berth_auth_evaluate(const struct berth_auth_policy *policy, uint32_t enabled,
-			const enum berth_auth_method *passed, size_t n_passed,
-			struct berth_auth_state *ret);
+                        const enum berth_auth_method *passed, size_t n_passed,
+                        struct berth_auth_state *ret);
 
 /* ---- passwords (virtual accounts) ---- */
 
@@ -282,7 +282,7 @@ int berth_password_dummy_verify(const struct berth_accounts *db, const char *pas
  * Return: 0 or BERTH_ACCOUNT_E_MISMATCH.
  */
 int berth_account_verify_password(const struct berth_accounts *db, const struct berth_account *acct,
-				  const char *password);
+                                  const char *password);
 
 /**
  * berth_account_load_keys() - all authorized keys of @acct: inline keys, then each
@@ -295,7 +295,7 @@ int berth_account_verify_password(const struct berth_accounts *db, const struct 
  * Return: 0, AUTHKEYS_E_INVALID (some lines skipped), or -errno.
  */
 int berth_account_load_keys(const struct berth_account *acct, struct authkeys_list *list,
-			    struct berth_errors *errors);
+                            struct berth_errors *errors);
 
 /* ---- pattern matching (AllowUsers, from=) ---- */
 
@@ -332,12 +332,12 @@ enum berth_pam_flags {
 
 /* Positive results of berth_pam_next(). */
 enum {
-	BERTH_PAM_PROMPTS = 1,      /* @ret_prompts filled: answer with berth_pam_answer() */
-	BERTH_PAM_SUCCESS,          /* authenticated (and account OK if requested) */
-	BERTH_PAM_E_AUTH,           /* authentication failed */
-	BERTH_PAM_E_ACCOUNT,        /* pam_acct_mgmt refused (expired, locked, ...) */
-	BERTH_PAM_E_NEW_AUTHTOK,    /* password expired: change required (refused) */
-	BERTH_PAM_E_SESSION,        /* open/close session failed */
+	BERTH_PAM_PROMPTS = 1,   /* @ret_prompts filled: answer with berth_pam_answer() */
+	BERTH_PAM_SUCCESS,       /* authenticated (and account OK if requested) */
+	BERTH_PAM_E_AUTH,        /* authentication failed */
+	BERTH_PAM_E_ACCOUNT,     /* pam_acct_mgmt refused (expired, locked, ...) */
+	BERTH_PAM_E_NEW_AUTHTOK, /* password expired: change required (refused) */
+	BERTH_PAM_E_SESSION,     /* open/close session failed */
 };
 
 /**
@@ -382,7 +382,7 @@ void berth_pam_prompts_free(struct berth_pam_prompts *p);
  * Return: 0 or -errno (fork/socketpair failure).
  */
 int berth_pam_start(const char *service, const char *user, const char *rhost, uint32_t flags,
-		    struct berth_pam **ret);
+                    struct berth_pam **ret);
 
 /**
  * berth_pam_fd() - the socket to poll for readability before calling berth_pam_next()
@@ -432,7 +432,7 @@ int berth_pam_answer(struct berth_pam *p, char **answers, size_t n);
  * BERTH_PAM_E_NEW_AUTHTOK, or -errno.
  */
 int berth_pam_password(const char *service, const char *user, const char *rhost,
-		       const char *password, struct berth_pam **ret);
+                       const char *password, struct berth_pam **ret);
 
 /**
  * berth_pam_open_session() - pam_setcred(PAM_ESTABLISH_CRED) + pam_open_session in the

@@ -106,7 +106,9 @@ struct authkeys_list {
 	struct authkeys_entry *entries;
 	size_t n;
 };
+/* clang-format off */
 #define AUTHKEYS_LIST_NULL {0}
+/* clang-format on */
 
 /**
  * authkeys_parse() - parse authorized_keys text and APPEND accepted entries to @list.
@@ -120,7 +122,7 @@ struct authkeys_list {
  * skipped (the others are still appended).
  */
 int authkeys_parse(const char *text, size_t len, const char *source, struct authkeys_list *list,
-		   struct berth_errors *errors);
+                   struct berth_errors *errors);
 
 /**
  * authkeys_load_file() - read @path (at most 1 MiB) and authkeys_parse() it.
@@ -148,7 +150,7 @@ void authkeys_list_free(struct authkeys_list *list);
  * Return: borrowed pointer into @list (valid until it is modified/freed), or NULL.
  */
 const struct authkeys_entry *authkeys_find(const struct authkeys_list *list, const uint8_t *blob,
-					   size_t blob_len);
+                                           size_t blob_len);
 
 /**
  * authkeys_entry_permits() - may this entry authenticate a login now, from this address?
@@ -164,7 +166,7 @@ const struct authkeys_entry *authkeys_find(const struct authkeys_list *list, con
  * Return: 0 to permit, AUTHKEYS_E_DENIED otherwise.
  */
 int authkeys_entry_permits(const struct authkeys_entry *entry, const char *client_addr, time_t now,
-			   const char **ret_reason);
+                           const char **ret_reason);
 
 /**
  * authkeys_parse_expiry() - "YYYYMMDD", "YYYYMMDDHHMM" or "YYYYMMDDHHMMSS" (UTC).

@@ -42,7 +42,9 @@ struct berth_errors {
 	size_t n;
 	size_t dropped;
 };
+/* clang-format off */
 #define BERTH_ERRORS_NULL {0}
+/* clang-format on */
 
 /**
  * berth_errors_add() - append one diagnostic.
@@ -51,8 +53,8 @@ struct berth_errors {
  * @line: 1-based line number, 0 to print only the file name.
  * @fmt: printf format of the message.
  */
-void berth_errors_add(struct berth_errors *e, const char *file, unsigned line, const char *fmt,
-		      ...) __attribute__((format(printf, 4, 5)));
+void berth_errors_add(struct berth_errors *e, const char *file, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /**
  * berth_errors_free() - free all messages and reset @e to BERTH_ERRORS_NULL. NULL is fine.
@@ -184,35 +186,35 @@ struct berth_config {
 	/* Network */
 	struct berth_listen_addr *listen; /* ListenAddress (default: 0.0.0.0 and ::) */
 	size_t n_listen;
-	uint16_t port;                    /* Port (22) */
-	char **host_keys;                 /* HostKey paths (default: StateDirectory keys) */
+	uint16_t port;    /* Port (22) */
+	char **host_keys; /* HostKey paths (default: StateDirectory keys) */
 	size_t n_host_keys;
-	char *state_directory;            /* StateDirectory (/var/lib/berth) */
-	char *pid_file;                   /* PidFile (/run/berthd.pid), "none" -> NULL */
+	char *state_directory; /* StateDirectory (/var/lib/berth) */
+	char *pid_file;        /* PidFile (/run/berthd.pid), "none" -> NULL */
 
 	/* Accounts */
-	char *accounts_file;              /* AccountsFile (SYSCONFDIR/accounts), "none" -> NULL */
-	bool system_accounts;             /* SystemAccounts (no) */
-	char *system_root;                /* SystemAccountRoot (%h): jail of NSS users, tokens %h %u */
-	char **authorized_keys_files;     /* AuthorizedKeysFile (.ssh/authorized_keys), system accounts */
+	char *accounts_file;          /* AccountsFile (SYSCONFDIR/accounts), "none" -> NULL */
+	bool system_accounts;         /* SystemAccounts (no) */
+	char *system_root;            /* SystemAccountRoot (%h): jail of NSS users, tokens %h %u */
+	char **authorized_keys_files; /* AuthorizedKeysFile (.ssh/authorized_keys), system accounts */
 	size_t n_authorized_keys_files;
-	char **allow_users;               /* AllowUsers patterns (user or user@addr-pattern) */
+	char **allow_users; /* AllowUsers patterns (user or user@addr-pattern) */
 	size_t n_allow_users;
-	char **deny_users;                /* DenyUsers patterns */
+	char **deny_users; /* DenyUsers patterns */
 	size_t n_deny_users;
 
 	/* Authentication */
 	struct berth_auth_policy auth_methods; /* AuthenticationMethods (any) */
-	bool password_authentication;     /* PasswordAuthentication (yes) */
-	bool pubkey_authentication;       /* PubkeyAuthentication (yes) */
-	bool kbdint_authentication;       /* KbdInteractiveAuthentication (yes) */
-	bool use_pam;                     /* UsePAM (no) */
-	char *pam_service_name;           /* PAMServiceName (berthd) */
-	uint32_t max_auth_tries;          /* MaxAuthTries (6) */
-	uint32_t required_rsa_size;       /* RequiredRSASize (3072, min 3072) */
+	bool password_authentication;          /* PasswordAuthentication (yes) */
+	bool pubkey_authentication;            /* PubkeyAuthentication (yes) */
+	bool kbdint_authentication;            /* KbdInteractiveAuthentication (yes) */
+	bool use_pam;                          /* UsePAM (no) */
+	char *pam_service_name;                /* PAMServiceName (berthd) */
+	uint32_t max_auth_tries;               /* MaxAuthTries (6) */
+	uint32_t required_rsa_size;            /* RequiredRSASize (3072, min 3072) */
 
 	/* Limits and timeouts */
-	uint32_t login_grace_time;        /* LoginGraceTime (120) */
+	uint32_t login_grace_time;             /* LoginGraceTime (120) */
 	struct berth_maxstartups max_startups; /* MaxStartups (256:30:512) */
 	uint32_t per_source_max_startups; /* PerSourceMaxStartups (16) unauthenticated per source */
 	uint32_t per_source_max_sessions; /* PerSourceMaxSessions (64) connections per source */
@@ -237,10 +239,10 @@ struct berth_config {
 	enum berth_log_target log_target; /* LogTarget (syslog) */
 
 	/* File-transfer engine policy (sftp-server -R -P -p -u) */
-	bool read_only;                   /* ReadOnly (no) */
-	char *deny_requests;              /* DenyRequests (NULL = none), comma list of request names */
-	char *allow_requests;             /* AllowRequests (NULL = all) */
-	uint32_t umask;                   /* Umask (0022) */
+	bool read_only;       /* ReadOnly (no) */
+	char *deny_requests;  /* DenyRequests (NULL = none), comma list of request names */
+	char *allow_requests; /* AllowRequests (NULL = all) */
+	uint32_t umask;       /* Umask (0022) */
 
 	/* Bookkeeping: files read (for origins), and where selected keywords were set. */
 	char **files;
@@ -293,7 +295,7 @@ int berth_config_load(const char *path, struct berth_config *ret, struct berth_e
  * Return: 0 or BERTH_CONF_E_INVALID.
  */
 int berth_config_load_string(const char *text, size_t len, const char *name,
-			     struct berth_config *ret, struct berth_errors *errors);
+                             struct berth_config *ret, struct berth_errors *errors);
 
 /**
  * berth_config_quickstart() - the embedded default configuration for a state directory:
