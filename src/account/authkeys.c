@@ -8,6 +8,7 @@
 
 #include "berth/account.h"
 #include "berth/authkeys.h"
+#include "berth/file.h"
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/conf.h"
@@ -440,31 +441,11 @@ authkeys_parse(const char *text, size_t len, const char *source, struct authkeys
 int
 authkeys_load_file(const char *path, struct authkeys_list *list, struct berth_errors *errors)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *data = NULL;
-	struct stat st;
-	size_t len = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > AUTHKEYS_MAX_FILE)
-		return -EFBIG;
-	data = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	size_t len;
+	int r = read_small_file(path, AUTHKEYS_MAX_FILE, true, &data, &len);
+	if (r < 0)
+		return r;
 	return authkeys_parse(data, len, path, list, errors);
 }
 

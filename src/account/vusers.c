@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "berth/account.h"
+#include "berth/file.h"
 #include "berth/authkeys.h"
 #include "berth/common.h"
 #include "berth/conf.h"
@@ -527,42 +528,11 @@ berth_accounts_load_string(const char *text, size_t len, const char *name,
 int
 berth_accounts_load(const char *path, struct berth_accounts **ret, struct berth_errors *errors)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *data = NULL;
-	struct stat st;
 	size_t len = 0;
-	int r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
+	int r = read_small_file(path, ACCOUNTS_MAX_FILE, false, &data, &len);
+	if (r < 0)
 		goto fail;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > ACCOUNTS_MAX_FILE) {
-		r = -EFBIG;
-		goto fail;
-	}
-	data = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	r = berth_accounts_load_string(data, len, path, ret, errors);
 	explicit_bzero(data, len);
 	return r;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "berth/common.h"
 #include "berth/conf.h"
+#include "berth/file.h"
 #include "berth/log.h"
 #include "berth/xmem.h"
 
@@ -1178,37 +1179,7 @@ remember_file(struct berth_config *cfg, const char *name)
 static int
 read_file(const char *path, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *data = NULL;
-	struct stat st;
-	size_t len = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > MAX_FILE_SIZE)
-		return -EFBIG;
-	data = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	data[len] = '\0';
-	*ret = ptr_steal(&data);
-	*ret_len = len;
-	return 0;
+	return read_small_file(path, MAX_FILE_SIZE, false, ret, ret_len);
 }
 
 static int

@@ -104,6 +104,23 @@ fxp_close_all_handles(struct fxp_engine *e)
 			(void)close_handle(e, &e->handles.slots[i], true);
 }
 
+/* Enter an opened file or directory in the handle table and answer with its handle;
+ * on exhaustion the object is closed again and FAILURE answered. Takes @path. */
+static int
+register_handle(struct fxp_engine *e, uint32_t id, enum handle_type type, char *path,
+		unsigned vfs_flags, void *obj)
+{
+	int slot = handle_new(&e->handles, type, path, vfs_flags, obj);
+	if (slot < 0) {
+		if (type == HANDLE_FILE)
+			(void)vfs_close(obj);
+		else
+			(void)vfs_closedir(obj);
+		return send_status(e, id, FX_FAILURE);
+	}
+	return send_handle(e, id, (uint32_t)slot);
+}
+
 static int
 op_open(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 {
@@ -144,12 +161,7 @@ op_open(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	r = vfs_open(e->cfg.vfs, path, flags, mode, &f);
 	if (r < 0)
 		return send_status(e, id, fxp_status_from_errno(r));
-	int slot = handle_new(&e->handles, HANDLE_FILE, ptr_steal(&path), flags, f);
-	if (slot < 0) {
-		(void)vfs_close(f);
-		return send_status(e, id, FX_FAILURE);
-	}
-	return send_handle(e, id, (uint32_t)slot);
+	return register_handle(e, id, HANDLE_FILE, ptr_steal(&path), flags, f);
 }
 
 static int
@@ -381,12 +393,7 @@ op_opendir(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	int r = vfs_opendir(e->cfg.vfs, path, &d);
 	if (r < 0)
 		return send_status(e, id, fxp_status_from_errno(r));
-	int slot = handle_new(&e->handles, HANDLE_DIR, ptr_steal(&path), 0, d);
-	if (slot < 0) {
-		(void)vfs_closedir(d);
-		return send_status(e, id, FX_FAILURE);
-	}
-	return send_handle(e, id, (uint32_t)slot);
+	return register_handle(e, id, HANDLE_DIR, ptr_steal(&path), 0, d);
 }
 
 static int

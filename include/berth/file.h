@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Reading small trusted-location files (config, accounts, authorized_keys). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Read the regular file at @path (at most @max bytes) into a NUL-terminated heap
+ * buffer that the caller frees (wipe it first if it holds secrets). With @nofollow a
+ * symlink as the final component is refused (-ELOOP). Returns 0, -EISDIR, -EINVAL for
+ * other non-regular files, -EFBIG when larger than @max, or another -errno. */
+int read_small_file(const char *path, size_t max, bool nofollow, char **ret, size_t *ret_len);
