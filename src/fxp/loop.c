@@ -83,6 +83,17 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 		int r = fxp_engine_process(e);
 		if (r < 0)
 			return exit_code_for(r);
+		/* Answer at once instead of waiting for the next poll round: the peer is
+		 * usually waiting for exactly these replies. */
+		if (!(pfd[1].revents & POLLOUT)) {
+			r = flush_output(e, out_fd);
+			if (r > 0)
+				return 0;
+			if (r < 0) {
+				fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
+				return 1;
+			}
+		}
 		/* At EOF, frames still queued behind backpressure are processed once the
 		 * output drains; an incomplete trailing frame is dropped. */
 		if (input_eof && !fxp_engine_has_pending(e)) {

@@ -205,6 +205,49 @@ apply_attr_pathfd(int pathfd, const struct vfs_attr *a)
 	return 0;
 }
 
+/* Open an existing object for data only if it is a regular file: resolve to an O_PATH
+ * fd, check the type, then reopen that very object. FIFOs, sockets and devices are
+ * never opened (a device's open alone can have side effects). */
+static int
+open_existing_regular(struct posix_vfs *pv, const char *path, int oflags)
+{
+	_cleanup_close_ int pathfd = resolve(pv, path, O_PATH, 0);
+	if (pathfd < 0)
+		return pathfd;
+	struct stat st;
+	if (fstat(pathfd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	return reopen_fd(pathfd, oflags);
+}
+
+/* O_CREAT semantics without ever opening a non-regular file. The common upload case,
+ * a new name, costs one call; O_NONBLOCK is inert on regular files. */
+static int
+create_regular(struct posix_vfs *pv, const char *path, int oflags, uint32_t mode, bool excl)
+{
+	uint64_t base = (uint64_t)(oflags | O_CREAT | O_NONBLOCK | O_NOCTTY);
+	int fd = resolve(pv, path, base | O_EXCL, mode);
+	if (fd != -EEXIST || excl)
+		return fd;
+	fd = open_existing_regular(pv, path, oflags);
+	if (fd != -ENOENT)
+		return fd;
+	/* A dangling symlink (its target is created, as OpenSSH does) or a name removed
+	 * between the two calls: create without O_EXCL, then check what we got. */
+	fd = resolve(pv, path, base, mode);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return fd;
+	close(fd);
+	return -EPERM;
+}
+
 static int
 posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
 {
@@ -221,39 +264,12 @@ posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struc
 	if (flags & VFS_O_TRUNC)
 		oflags |= O_TRUNC;
 
-	/* Look before opening so FIFOs, sockets and devices are never opened for data. */
-	_cleanup_close_ int pathfd = resolve(pv, path, O_PATH, 0);
 	int fd;
-	if (pathfd >= 0) {
-		if ((flags & VFS_O_CREAT) && (flags & VFS_O_EXCL))
-			return -EEXIST;
-		struct stat st;
-		if (fstat(pathfd, &st) < 0)
-			return -errno;
-		if (S_ISDIR(st.st_mode))
-			return -EISDIR;
-		if (!S_ISREG(st.st_mode))
-			return -EPERM;
-		fd = reopen_fd(pathfd, oflags);
-	} else if (pathfd == -ENOENT && (flags & VFS_O_CREAT)) {
-		oflags |= O_CREAT | O_NONBLOCK | O_NOCTTY;
-		if (flags & VFS_O_EXCL)
-			oflags |= O_EXCL;
-		fd = resolve(pv, path, (uint64_t)oflags, mode & 07777 & ~v->umask);
-		if (fd >= 0) {
-			struct stat st;
-			/* Lost a race against someone planting a non-file: refuse it. */
-			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-				close(fd);
-				return -EPERM;
-			}
-			int fl = fcntl(fd, F_GETFL);
-			if (fl >= 0)
-				(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-		}
-	} else {
-		return pathfd;
-	}
+	if (flags & VFS_O_CREAT)
+		fd = create_regular(pv, path, oflags, mode & 07777 & ~v->umask,
+				    flags & VFS_O_EXCL);
+	else
+		fd = open_existing_regular(pv, path, oflags);
 	if (fd < 0)
 		return fd;
 	struct posix_file *pf = xcalloc(1, sizeof(*pf));
