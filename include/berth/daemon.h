@@ -18,27 +18,28 @@
 
 /* Runtime facts the master resolves once (not in berthd.conf). */
 struct daemon_runtime {
-	bool privileged;      /* started as root: uid switches and privsep chroot */
-	uid_t privsep_uid;    /* unprivileged user for the pre-auth network child */
+	bool privileged;   /* started as root: uid switches and privsep chroot */
+	uid_t privsep_uid; /* unprivileged user for the pre-auth network child */
 	gid_t privsep_gid;
 	char *privsep_chroot; /* empty root-owned directory for that child */
+	bool log_stderr;      /* logging goes to stderr (workers are told after exec) */
 };
 
 /* Modern defaults; strict KEX is appended by libssh itself. */
 #define DAEMON_DEFAULT_KEX                                                                         \
-	"curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"   \
+	"curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"    \
 	"ecdh-sha2-nistp521,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"          \
 	"diffie-hellman-group14-sha256"
 #define DAEMON_DEFAULT_CIPHERS                                                                     \
-	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr," \
+	"chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,"  \
 	"aes192-ctr,aes256-ctr"
 #define DAEMON_DEFAULT_MACS                                                                        \
 	"hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
 #define DAEMON_DEFAULT_HOSTKEY_ALGS                                                                \
-	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"   \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"    \
 	"rsa-sha2-256"
 #define DAEMON_DEFAULT_PUBKEY_ALGS                                                                 \
-	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"   \
+	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"    \
 	"rsa-sha2-256"
 
 /* Resolve the privsep user ("berth", else "nobody") and chroot directory. */

@@ -25,20 +25,20 @@
 #define MON_MSG_MAX (64 * 1024)
 
 enum mon_req {
-	MON_REQ_PUBKEY = 1,	   /* user, u8 verified, string blob -> result */
-	MON_REQ_PASSWORD = 2,	   /* user, string password -> result */
+	MON_REQ_PUBKEY = 1,        /* user, u8 verified, string blob -> result */
+	MON_REQ_PASSWORD = 2,      /* user, string password -> result */
 	MON_REQ_KBDINT_QUERY = 3,  /* user -> u8 ok, string prompt, u8 echo */
 	MON_REQ_KBDINT_ANSWER = 4, /* user, u32 n, n * string -> result */
 	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok + fd (SCM_RIGHTS) */
-	MON_REQ_NOTE = 6,	   /* u8 level, string: a log line from the network child */
+	MON_REQ_NOTE = 6,          /* u8 level, string: a log line from the network child */
 };
 
 /* Answer to an authentication request. */
 enum mon_auth_result {
-	MON_AUTH_DENY = 0,	 /* failure; try again with the listed methods */
-	MON_AUTH_PK_OK = 1,	 /* probe: this key would be accepted */
-	MON_AUTH_PARTIAL = 2,	 /* method succeeded, more required */
-	MON_AUTH_SUCCESS = 3,	 /* authenticated */
+	MON_AUTH_DENY = 0,       /* failure; try again with the listed methods */
+	MON_AUTH_PK_OK = 1,      /* probe: this key would be accepted */
+	MON_AUTH_PARTIAL = 2,    /* method succeeded, more required */
+	MON_AUTH_SUCCESS = 3,    /* authenticated */
 	MON_AUTH_DISCONNECT = 4, /* too many failures / user name changed: hang up */
 };
 
@@ -73,7 +73,7 @@ struct mon_answer {
 };
 
 int mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
-		   struct mon_answer *ret);
+                   struct mon_answer *ret);
 int mon_ask_password(int sock, const char *user, const char *password, struct mon_answer *ret);
 #define MON_KBDINT_MAX_PROMPTS 32
 enum { MON_PROMPT_SECRET = 0, MON_PROMPT_ECHO = 1, MON_PROMPT_INFO = 2 };
@@ -89,7 +89,7 @@ struct mon_kbdint {
 void mon_kbdint_clear(struct mon_kbdint *k);
 int mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret);
 int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
-			  struct mon_kbdint *ret);
+                          struct mon_kbdint *ret);
 int mon_ask_spawn_worker(int sock, int *ret_fd);
 /* Fire-and-forget log line (the network child cannot reach syslog reliably). */
 void mon_note(int sock, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

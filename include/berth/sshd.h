@@ -25,8 +25,8 @@ int sshd_generate_key(const char *type, int bits, const char *path);
 char *sshd_key_fingerprint(ssh_key key);
 
 struct sshd_conn {
-	int fd;		      /* accepted TCP socket */
-	int mon_fd;	      /* socketpair to the monitor */
+	int fd;                /* accepted TCP socket */
+	int mon_fd;            /* socketpair to the monitor */
 	const char *peer_addr; /* numeric address */
 	unsigned peer_port;
 	const struct berth_config *cfg;

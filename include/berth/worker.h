@@ -14,12 +14,18 @@ struct worker_params {
 	const struct berth_config *cfg;
 	const struct berth_account *acct;
 	bool privileged; /* switch to the account's uid/gid/groups */
+	bool log_stderr; /* the worker logs to stderr (else syslog) */
 	const char *peer_addr;
 	unsigned peer_port;
 };
 
-/* Become the account and serve SFTP on @fd until EOF. Returns the exit status. */
+#define WORKER_ARGV_MARK "--internal-worker"
+
+/* Become the account, then re-execute berthd in worker mode serving SFTP on @fd.
+ * Returns only on failure (the exit status). */
 int worker_run(const struct worker_params *p, int fd);
+/* main() of the re-executed worker (argv[1] == WORKER_ARGV_MARK). */
+int worker_exec_main(int argc, char **argv);
 
 /* The master hands the monitors its account database (loaded before fork). */
 void monitor_set_accounts(const struct berth_accounts *db);
