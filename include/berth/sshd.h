@@ -21,9 +21,6 @@ int sshd_bind_new(const struct berth_config *cfg, ssh_bind *ret);
  * mode 0600/0644). @type is "ed25519", "rsa" (bits as given) or "ecdsa". */
 int sshd_generate_key(const char *type, int bits, const char *path);
 
-/* "ED25519 SHA256:base64" for log lines; caller frees. NULL on error. */
-char *sshd_key_fingerprint(ssh_key key);
-
 struct sshd_conn {
 	int fd;                /* accepted TCP socket */
 	int mon_fd;            /* socketpair to the monitor */

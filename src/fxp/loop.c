@@ -37,20 +37,57 @@ flush_output(struct fxp_engine *e, int out_fd)
 	return 0;
 }
 
+/* Process what can be processed and hand the replies to the peer right away, for as
+ * long as writing frees room for more. 0, 1 = peer gone, or an exit status. */
+static int
+work(struct fxp_engine *e, int out_fd)
+{
+	for (;;) {
+		int r = fxp_engine_process(e);
+		if (r < 0)
+			return exit_code_for(r);
+		size_t before, after;
+		(void)fxp_engine_output(e, &before);
+		if (before == 0)
+			return 0;
+		r = flush_output(e, out_fd);
+		if (r > 0)
+			return -1; /* peer gone: a clean end */
+		if (r < 0) {
+			fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
+			return 1;
+		}
+		(void)fxp_engine_output(e, &after);
+		/* Stop when nothing more can run, or the peer is not taking bytes now. */
+		if (!fxp_engine_has_pending(e) || after == before)
+			return 0;
+	}
+}
+
 int
 fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 {
 	bool input_eof = false;
 	for (;;) {
-		size_t room = input_eof ? 0 : fxp_engine_input_room(e);
+		int r = work(e, out_fd);
+		if (r != 0)
+			return r < 0 ? 0 : r;
 		size_t pending;
 		(void)fxp_engine_output(e, &pending);
-		if (input_eof && pending == 0)
+		/* At EOF, frames held back by backpressure still get answered; an
+		 * incomplete trailing frame is dropped. */
+		if (input_eof && pending == 0 && !fxp_engine_has_pending(e))
 			return 0;
+		size_t room = input_eof ? 0 : fxp_engine_input_room(e);
 		struct pollfd pfd[2] = {
 			{.fd = room ? in_fd : -1, .events = POLLIN},
 			{.fd = pending ? out_fd : -1, .events = POLLOUT},
 		};
+		if (!room && !pending) {
+			/* Cannot happen: no room means queued output. */
+			fxp_log(e, LOG_LEVEL_ERROR, "internal error: engine stalled");
+			return 255;
+		}
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -72,20 +109,6 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 			}
 		}
 		if (pfd[1].revents & (POLLOUT | POLLHUP | POLLERR)) {
-			int r = flush_output(e, out_fd);
-			if (r > 0)
-				return 0;
-			if (r < 0) {
-				fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
-				return 1;
-			}
-		}
-		int r = fxp_engine_process(e);
-		if (r < 0)
-			return exit_code_for(r);
-		/* Answer at once instead of waiting for the next poll round: the peer is
-		 * usually waiting for exactly these replies. */
-		if (!(pfd[1].revents & POLLOUT)) {
 			r = flush_output(e, out_fd);
 			if (r > 0)
 				return 0;
@@ -93,18 +116,6 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 				fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
 				return 1;
 			}
-		}
-		/* At EOF, frames still queued behind backpressure are processed once the
-		 * output drains; an incomplete trailing frame is dropped. */
-		if (input_eof && !fxp_engine_has_pending(e)) {
-			(void)fxp_engine_output(e, &pending);
-			while (pending > 0) {
-				r = flush_output(e, out_fd);
-				if (r != 0)
-					return r > 0 ? 0 : 1;
-				(void)fxp_engine_output(e, &pending);
-			}
-			return 0;
 		}
 	}
 }
