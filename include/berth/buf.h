@@ -23,7 +23,10 @@ struct xbuf {
 	bool priv_view;    /* read-only window onto foreign memory */
 };
 
-#define XBUF_NULL {0}
+#define XBUF_NULL                                                                                  \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Owned, growable buffer that refuses to hold more than @max bytes. */
 void xbuf_init(struct xbuf *b, size_t max);

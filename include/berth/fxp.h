@@ -9,18 +9,18 @@
 #define FXP_VERSION 3
 
 /* 256 KiB, as OpenSSH's SFTP_MAX_MSG_LENGTH: the largest frame body we accept. */
-#define FXP_MAX_MSG      (256 * 1024)
+#define FXP_MAX_MSG (256 * 1024)
 /* READ lengths are clamped to this (OpenSSH: SFTP_MAX_MSG_LENGTH - 1024). */
-#define FXP_MAX_READ     (FXP_MAX_MSG - 1024)
-#define FXP_MAX_WRITE    (FXP_MAX_MSG - 1024)
+#define FXP_MAX_READ  (FXP_MAX_MSG - 1024)
+#define FXP_MAX_WRITE (FXP_MAX_MSG - 1024)
 /* Entries per READDIR reply (OpenSSH). */
-#define FXP_READDIR_MAX  100
+#define FXP_READDIR_MAX 100
 /* Path strings longer than this are refused (Linux PATH_MAX is 4096; leave room for cwd). */
-#define FXP_MAX_PATH     8192
+#define FXP_MAX_PATH 8192
 /* Extended attribute pairs in one ATTRS we are willing to skip over. */
 #define FXP_MAX_EXTATTRS 256
 /* Handles on the wire: 4-byte slot + 4-byte generation. */
-#define FXP_HANDLE_LEN   8
+#define FXP_HANDLE_LEN 8
 
 enum fxp_type {
 	FXP_INIT = 1,

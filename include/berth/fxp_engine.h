@@ -35,18 +35,19 @@ struct fxp_transfer {
 };
 
 struct fxp_engine_config {
-	struct vfs *vfs;   /* borrowed; must outlive the engine */
-	bool read_only;    /* -R */
-	uint64_t denied;   /* bit FXP_REQ_* set = refused (-P) */
-	uint64_t allowed;  /* with have_allowed: only these (-p) */
+	struct vfs *vfs;  /* borrowed; must outlive the engine */
+	bool read_only;   /* -R */
+	uint64_t denied;  /* bit FXP_REQ_* set = refused (-P) */
+	uint64_t allowed; /* with have_allowed: only these (-p) */
 	bool have_allowed;
-	const char *user;  /* account name, for logs and home-directory */
-	const char *home;  /* client path of the home directory ("~" expansion) */
-	const char *peer;  /* client address for log lines, e.g. "192.0.2.1" or "UNKNOWN" */
-	uint32_t max_handles;    /* 0 = default (RLIMIT_NOFILE - 5, capped) */
-	bool numeric_ids;        /* longname shows numeric uid/gid (no NSS inside jails) */
+	const char *user;     /* account name, for logs and home-directory */
+	const char *home;     /* client path of the home directory ("~" expansion) */
+	const char *peer;     /* client address for log lines, e.g. "192.0.2.1" or "UNKNOWN" */
+	uint32_t max_handles; /* 0 = default (RLIMIT_NOFILE - 5, capped) */
+	bool numeric_ids;     /* longname shows numeric uid/gid (no NSS inside jails) */
 	/* Log sink for transaction lines (OpenSSH wording). level is enum log_level. */
-	void (*log)(void *userdata, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+	void (*log)(void *userdata, int level, const char *fmt, ...)
+	        __attribute__((format(printf, 3, 4)));
 	/* Optional: called once per finished transfer. */
 	void (*transfer)(void *userdata, const struct fxp_transfer *t);
 	void *userdata;

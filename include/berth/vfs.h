@@ -57,10 +57,9 @@ enum {
 
 struct vfs_ops {
 	int (*open)(struct vfs *v, const char *path, unsigned flags, uint32_t mode,
-		    struct vfs_file **ret);
+	            struct vfs_file **ret);
 	int (*pread)(struct vfs_file *f, void *buf, size_t len, uint64_t off, size_t *ret_n);
-	int (*pwrite)(struct vfs_file *f, const void *buf, size_t len, uint64_t off,
-		      size_t *ret_n);
+	int (*pwrite)(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size_t *ret_n);
 	int (*fstat)(struct vfs_file *f, struct vfs_attr *ret);
 	int (*fsetattr)(struct vfs_file *f, const struct vfs_attr *a);
 	int (*fsync)(struct vfs_file *f);
@@ -90,7 +89,7 @@ struct vfs_ops {
 	/* Copy @len bytes (0 = to EOF) between two open files; *ret_copied tells how many
 	 * were copied (fewer than @len when EOF came first). */
 	int (*copy)(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *dst,
-		    uint64_t dst_off, uint64_t *ret_copied);
+	            uint64_t dst_off, uint64_t *ret_copied);
 	/* Change the working directory used for relative paths. */
 	int (*chdir)(struct vfs *v, const char *path);
 	void (*free)(struct vfs *v);
@@ -133,7 +132,7 @@ int vfs_readlink(struct vfs *v, const char *path, char **ret);
 int vfs_realpath(struct vfs *v, const char *path, char **ret);
 int vfs_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret);
 int vfs_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *dst,
-	     uint64_t dst_off, uint64_t *ret_copied);
+             uint64_t dst_off, uint64_t *ret_copied);
 int vfs_chdir(struct vfs *v, const char *path);
 void vfs_free(struct vfs *v);
 

@@ -15,8 +15,8 @@ static inline void
 check_sanity(const struct xbuf *b)
 {
 	if (_unlikely_(b->priv_off > b->priv_end ||
-		       (!b->priv_view && b->priv_end > b->priv_alloc) ||
-		       (b->priv_end > 0 && !b->priv_data)))
+	               (!b->priv_view && b->priv_end > b->priv_alloc) ||
+	               (b->priv_end > 0 && !b->priv_data)))
 		abort();
 }
 
@@ -44,10 +44,10 @@ void
 xbuf_view_init(struct xbuf *b, const void *data, size_t len)
 {
 	*b = (struct xbuf){
-		.priv_data = (uint8_t *)data,
-		.priv_end = len,
-		.priv_max = len,
-		.priv_view = true,
+	        .priv_data = (uint8_t *)data,
+	        .priv_end = len,
+	        .priv_max = len,
+	        .priv_view = true,
 	};
 }
 

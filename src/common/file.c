@@ -15,7 +15,7 @@ read_small_file(const char *path, size_t max, bool nofollow, char **ret, size_t 
 {
 	/* O_NONBLOCK: a FIFO planted in place of the file must not hang us. */
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-						    (nofollow ? O_NOFOLLOW : 0));
+	                                            (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0)
 		return -errno;
 	struct stat st;

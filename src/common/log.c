@@ -17,28 +17,29 @@ static struct {
 	int facility;
 	bool opened;
 } log_state = {
-	.ident = "berth",
-	.level = LOG_LEVEL_ERROR,
-	.sink = LOG_SINK_STDERR,
-	.facility = LOG_AUTH,
+        .ident = "berth",
+        .level = LOG_LEVEL_ERROR,
+        .sink = LOG_SINK_STDERR,
+        .facility = LOG_AUTH,
 };
 
 static const struct {
 	const char *name;
 	enum log_level level;
 } level_names[] = {
-	{"QUIET", LOG_LEVEL_QUIET},   {"FATAL", LOG_LEVEL_FATAL},	  {"ERROR", LOG_LEVEL_ERROR},
-	{"INFO", LOG_LEVEL_INFO},     {"VERBOSE", LOG_LEVEL_VERBOSE}, {"DEBUG", LOG_LEVEL_DEBUG1},
-	{"DEBUG1", LOG_LEVEL_DEBUG1}, {"DEBUG2", LOG_LEVEL_DEBUG2},   {"DEBUG3", LOG_LEVEL_DEBUG3},
+        {"QUIET", LOG_LEVEL_QUIET},   {"FATAL", LOG_LEVEL_FATAL},     {"ERROR", LOG_LEVEL_ERROR},
+        {"INFO", LOG_LEVEL_INFO},     {"VERBOSE", LOG_LEVEL_VERBOSE}, {"DEBUG", LOG_LEVEL_DEBUG1},
+        {"DEBUG1", LOG_LEVEL_DEBUG1}, {"DEBUG2", LOG_LEVEL_DEBUG2},   {"DEBUG3", LOG_LEVEL_DEBUG3},
 };
 
 static const struct {
 	const char *name;
 	int facility;
 } facility_names[] = {
-	{"DAEMON", LOG_DAEMON}, {"USER", LOG_USER},	{"AUTH", LOG_AUTH},	{"AUTHPRIV", LOG_AUTHPRIV},
-	{"LOCAL0", LOG_LOCAL0}, {"LOCAL1", LOG_LOCAL1}, {"LOCAL2", LOG_LOCAL2}, {"LOCAL3", LOG_LOCAL3},
-	{"LOCAL4", LOG_LOCAL4}, {"LOCAL5", LOG_LOCAL5}, {"LOCAL6", LOG_LOCAL6}, {"LOCAL7", LOG_LOCAL7},
+        {"DAEMON", LOG_DAEMON},     {"USER", LOG_USER},     {"AUTH", LOG_AUTH},
+        {"AUTHPRIV", LOG_AUTHPRIV}, {"LOCAL0", LOG_LOCAL0}, {"LOCAL1", LOG_LOCAL1},
+        {"LOCAL2", LOG_LOCAL2},     {"LOCAL3", LOG_LOCAL3}, {"LOCAL4", LOG_LOCAL4},
+        {"LOCAL5", LOG_LOCAL5},     {"LOCAL6", LOG_LOCAL6}, {"LOCAL7", LOG_LOCAL7},
 };
 
 int

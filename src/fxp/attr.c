@@ -79,7 +79,7 @@ attr_encode(struct xbuf *b, const struct vfs_attr *a)
 		return r;
 	/* v3 times are 32-bit; truncation matches OpenSSH. */
 	if ((flags & FXP_ATTR_ACMODTIME) && ((r = xbuf_put_u32(b, (uint32_t)a->atime)) < 0 ||
-					     (r = xbuf_put_u32(b, (uint32_t)a->mtime)) < 0))
+	                                     (r = xbuf_put_u32(b, (uint32_t)a->mtime)) < 0))
 		return r;
 	return 0;
 }

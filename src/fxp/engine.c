@@ -274,7 +274,7 @@ process_extended(struct fxp_engine *e, uint32_t id, struct xbuf *frame)
 		return h->fn(e, id, frame);
 	}
 	fxp_log(e, LOG_LEVEL_ERROR, "Unknown extended request \"%.*s\"", (int)MIN(len, 100),
-		(const char *)name);
+	        (const char *)name);
 	return send_status(e, id, FX_OP_UNSUPPORTED);
 }
 
@@ -322,7 +322,7 @@ dispatch(struct fxp_engine *e, struct xbuf *frame)
 		 * the stream: answer it and keep serving. */
 		reply_abort(e, pos);
 		fxp_log(e, LOG_LEVEL_ERROR, "bad message from %s local user %s (type %u)", e->peer,
-			e->user, type);
+		        e->user, type);
 		return send_status(e, id, FX_BAD_MESSAGE);
 	}
 	if (r == -ENOBUFS) {
@@ -353,14 +353,14 @@ fxp_engine_process(struct fxp_engine *e)
 			return 0;
 		if (len > FXP_MAX_MSG) {
 			fxp_log(e, LOG_LEVEL_ERROR, "bad message from %s local user %s", e->peer,
-				e->user);
+			        e->user);
 			return FXP_E_OVERSIZE;
 		}
 		if (xbuf_len(&e->in) - 4 < len)
 			return 0;
 		if (len < 5) {
 			fxp_log(e, LOG_LEVEL_ERROR, "bad message from %s local user %s", e->peer,
-				e->user);
+			        e->user);
 			return FXP_E_MALFORMED;
 		}
 		struct xbuf frame;
@@ -371,7 +371,7 @@ fxp_engine_process(struct fxp_engine *e)
 			return r;
 		if (xbuf_len(&frame) > 0)
 			fxp_log(e, LOG_LEVEL_DEBUG1, "request has %zu bytes of trailing data",
-				xbuf_len(&frame));
+			        xbuf_len(&frame));
 		/* The frame view points into the input queue: release it only now. */
 		if (xbuf_len(&e->in) == 0)
 			xbuf_reset(&e->in);

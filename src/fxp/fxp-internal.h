@@ -12,9 +12,9 @@
 
 /* Input may hold a few frames; output is only written into while it can take a
  * worst-case reply (OUT_RESERVE), so neither grows with a peer that stops reading. */
-#define FXP_IN_MAX      (1024 * 1024 + 8)
-#define FXP_OUT_RESERVE (FXP_MAX_MSG + 1024)
-#define FXP_OUT_MAX     (4 * FXP_OUT_RESERVE)
+#define FXP_IN_MAX              (1024 * 1024 + 8)
+#define FXP_OUT_RESERVE         (FXP_MAX_MSG + 1024)
+#define FXP_OUT_MAX             (4 * FXP_OUT_RESERVE)
 #define FXP_DEFAULT_MAX_HANDLES 512
 
 enum handle_type {
@@ -54,7 +54,7 @@ struct fxp_engine {
 
 /* engine.c: reply composition and logging */
 void fxp_log(struct fxp_engine *e, enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* Start a reply; returns the queue position to hand to reply_end()/reply_abort(). */
 size_t reply_begin(struct fxp_engine *e, uint8_t type, uint32_t id);
 int reply_end(struct fxp_engine *e, size_t pos);
@@ -75,11 +75,11 @@ int attr_encode(struct xbuf *b, const struct vfs_attr *a);
 void handles_init(struct handle_table *t, uint32_t max);
 /* Returns the slot or -EMFILE. Takes ownership of @path, also on failure. */
 int handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned vfs_flags,
-	       void *obj);
+               void *obj);
 /* Parse a handle string from @b and look it up: 0 with *ret set, 1 if the string is
  * well-formed but names no live handle of @type, -EBADMSG on a short frame. */
 int handle_get(struct handle_table *t, struct xbuf *b, enum handle_type type,
-	       struct fxp_handle **ret, uint32_t *ret_slot);
+               struct fxp_handle **ret, uint32_t *ret_slot);
 void handle_encode(const struct handle_table *t, uint32_t slot, uint8_t out[FXP_HANDLE_LEN]);
 void handle_release(struct handle_table *t, struct fxp_handle *h);
 
@@ -92,7 +92,7 @@ struct fxp_handler {
 	const char *name;     /* -Q / -p / -P name */
 	const char *ext_name; /* wire name for extensions, NULL for core requests */
 	const char *ext_version;
-	uint8_t type;         /* packet type for core requests */
+	uint8_t type; /* packet type for core requests */
 	enum fxp_req req;
 	bool does_write;
 	int (*fn)(struct fxp_engine *e, uint32_t id, struct xbuf *req);

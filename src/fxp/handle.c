@@ -16,8 +16,7 @@ handles_init(struct handle_table *t, uint32_t max)
 }
 
 int
-handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned vfs_flags,
-	   void *obj)
+handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned vfs_flags, void *obj)
 {
 	uint32_t slot;
 	if (t->nused >= t->max) {
@@ -38,10 +37,10 @@ handle_new(struct handle_table *t, enum handle_type type, char *path, unsigned v
 	struct fxp_handle *h = &t->slots[slot];
 	uint32_t generation = h->generation + 1;
 	*h = (struct fxp_handle){
-		.type = type,
-		.generation = generation,
-		.path = path,
-		.vfs_flags = vfs_flags,
+	        .type = type,
+	        .generation = generation,
+	        .path = path,
+	        .vfs_flags = vfs_flags,
 	};
 	if (type == HANDLE_FILE)
 		h->file = obj;
@@ -57,13 +56,13 @@ handle_encode(const struct handle_table *t, uint32_t slot, uint8_t out[FXP_HANDL
 {
 	uint32_t g = t->slots[slot].generation;
 	uint8_t tmp[FXP_HANDLE_LEN] = {slot >> 24, slot >> 16, slot >> 8, slot,
-				       g >> 24,	   g >> 16,    g >> 8,	  g};
+	                               g >> 24,    g >> 16,    g >> 8,    g};
 	memcpy(out, tmp, sizeof(tmp));
 }
 
 int
-handle_get(struct handle_table *t, struct xbuf *b, enum handle_type type,
-	   struct fxp_handle **ret, uint32_t *ret_slot)
+handle_get(struct handle_table *t, struct xbuf *b, enum handle_type type, struct fxp_handle **ret,
+           uint32_t *ret_slot)
 {
 	const uint8_t *p;
 	size_t n;

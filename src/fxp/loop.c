@@ -80,8 +80,8 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 			return 0;
 		size_t room = input_eof ? 0 : fxp_engine_input_room(e);
 		struct pollfd pfd[2] = {
-			{.fd = room ? in_fd : -1, .events = POLLIN},
-			{.fd = pending ? out_fd : -1, .events = POLLOUT},
+		        {.fd = room ? in_fd : -1, .events = POLLIN},
+		        {.fd = pending ? out_fd : -1, .events = POLLOUT},
 		};
 		if (!room && !pending) {
 			/* Cannot happen: no room means queued output. */

@@ -163,6 +163,6 @@ fxp_longname(const char *name, const struct vfs_attr *a, bool numeric_ids)
 	/* OpenSSH formats into a 1024-byte buffer; keep the same truncation. */
 	char buf[1024];
 	snprintf(buf, sizeof(buf), "%s %3s %-*s %-*s %8llu %s %s", mode, lc, ulen, user, glen,
-		 group, (unsigned long long)a->size, tbuf, name);
+	         group, (unsigned long long)a->size, tbuf, name);
 	return xstrdup(buf);
 }

@@ -29,13 +29,13 @@ get_path(struct xbuf *req, char **ret)
 
 /* Parse one path argument; on a too-long path answer BAD_MESSAGE right away.
  * Returns 0 with *ret set, 1 when a reply was already queued, or -EBADMSG. */
-#define GET_PATH_OR_REPLY(req, var)                                                            \
-	do {                                                                                   \
-		int _r = get_path((req), &(var));                                              \
-		if (_r < 0)                                                                    \
-			return _r;                                                             \
-		if (_r > 0)                                                                    \
-			return send_status(e, id, FX_BAD_MESSAGE);                             \
+#define GET_PATH_OR_REPLY(req, var)                                                                \
+	do {                                                                                       \
+		int _r = get_path((req), &(var));                                                  \
+		if (_r < 0)                                                                        \
+			return _r;                                                                 \
+		if (_r > 0)                                                                        \
+			return send_status(e, id, FX_BAD_MESSAGE);                                 \
 	} while (0)
 
 static const char *
@@ -45,8 +45,8 @@ open_flags_string(uint32_t pflags, char *buf, size_t len)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{FXF_READ, "READ"},	{FXF_WRITE, "WRITE"},	   {FXF_APPEND, "APPEND"},
-		{FXF_CREAT, "CREATE"}, {FXF_TRUNC, "TRUNCATE"}, {FXF_EXCL, "EXCL"},
+	        {FXF_READ, "READ"},    {FXF_WRITE, "WRITE"},    {FXF_APPEND, "APPEND"},
+	        {FXF_CREAT, "CREATE"}, {FXF_TRUNC, "TRUNCATE"}, {FXF_EXCL, "EXCL"},
 	};
 	buf[0] = '\0';
 	size_t used = 0;
@@ -66,19 +66,19 @@ log_close(struct fxp_engine *e, struct fxp_handle *h, bool forced)
 {
 	if (h->type == HANDLE_FILE) {
 		fxp_log(e, LOG_LEVEL_INFO, "%sclose \"%s\" bytes read %llu written %llu",
-			forced ? "forced " : "", h->path, (unsigned long long)h->bytes_read,
-			(unsigned long long)h->bytes_written);
+		        forced ? "forced " : "", h->path, (unsigned long long)h->bytes_read,
+		        (unsigned long long)h->bytes_written);
 		if (e->cfg.transfer && (h->bytes_read || h->bytes_written ||
-					(h->vfs_flags & (VFS_O_WRITE | VFS_O_CREAT)))) {
+		                        (h->vfs_flags & (VFS_O_WRITE | VFS_O_CREAT)))) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			struct fxp_transfer t = {
-				.path = h->path,
-				.bytes_read = h->bytes_read,
-				.bytes_written = h->bytes_written,
-				.seconds = (double)(now.tv_sec - h->opened.tv_sec) +
-					   (double)(now.tv_nsec - h->opened.tv_nsec) / 1e9,
-				.completed = !forced,
+			        .path = h->path,
+			        .bytes_read = h->bytes_read,
+			        .bytes_written = h->bytes_written,
+			        .seconds = (double)(now.tv_sec - h->opened.tv_sec) +
+			                   (double)(now.tv_nsec - h->opened.tv_nsec) / 1e9,
+			        .completed = !forced,
 			};
 			e->cfg.transfer(e->cfg.userdata, &t);
 		}
@@ -108,7 +108,7 @@ fxp_close_all_handles(struct fxp_engine *e)
  * on exhaustion the object is closed again and FAILURE answered. Takes @path. */
 static int
 register_handle(struct fxp_engine *e, uint32_t id, enum handle_type type, char *path,
-		unsigned vfs_flags, void *obj)
+                unsigned vfs_flags, void *obj)
 {
 	int slot = handle_new(&e->handles, type, path, vfs_flags, obj);
 	if (slot < 0) {
@@ -135,7 +135,7 @@ op_open(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	uint32_t mode = (a.valid & VFS_ATTR_PERM) ? a.mode : 0666;
 	char fbuf[64];
 	fxp_log(e, LOG_LEVEL_INFO, "open \"%s\" flags %s mode 0%o", path,
-		open_flags_string(pflags, fbuf, sizeof(fbuf)), mode);
+	        open_flags_string(pflags, fbuf, sizeof(fbuf)), mode);
 
 	unsigned flags = 0;
 	if (pflags & FXF_READ)
@@ -151,7 +151,8 @@ op_open(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (pflags & FXF_EXCL)
 		flags |= VFS_O_EXCL;
 	/* Read-only mode refuses every state-changing open (CVE-2017-15906, plus APPEND). */
-	if (e->cfg.read_only && (flags & (VFS_O_WRITE | VFS_O_APPEND | VFS_O_CREAT | VFS_O_TRUNC))) {
+	if (e->cfg.read_only &&
+	    (flags & (VFS_O_WRITE | VFS_O_APPEND | VFS_O_CREAT | VFS_O_TRUNC))) {
 		fxp_log(e, LOG_LEVEL_VERBOSE, "Refusing open request in read-only mode");
 		return send_status(e, id, FX_PERMISSION_DENIED);
 	}
@@ -227,7 +228,8 @@ op_write(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r < 0)
 		return r;
 	int r2;
-	if ((r2 = xbuf_get_u64(req, &off)) < 0 || (r2 = xbuf_get_string_direct(req, &data, &len)) < 0)
+	if ((r2 = xbuf_get_u64(req, &off)) < 0 ||
+	    (r2 = xbuf_get_string_direct(req, &data, &len)) < 0)
 		return r2;
 	if (r > 0)
 		return send_status(e, id, FX_FAILURE);
@@ -302,13 +304,13 @@ setattr_file(void *target, const struct vfs_attr *a, bool follow)
 
 static uint32_t
 apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, setattr_fn fn,
-	      void *target, bool follow)
+              void *target, bool follow)
 {
 	uint32_t status = FX_OK;
 	struct vfs_attr one = *a;
 	if (a->valid & VFS_ATTR_SIZE) {
 		fxp_log(e, LOG_LEVEL_INFO, "set \"%s\" size %llu", path,
-			(unsigned long long)a->size);
+		        (unsigned long long)a->size);
 		one.valid = VFS_ATTR_SIZE;
 		int r = fn(target, &one, follow);
 		if (r < 0)
@@ -335,7 +337,7 @@ apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, 
 	}
 	if (a->valid & VFS_ATTR_UIDGID) {
 		fxp_log(e, LOG_LEVEL_INFO, "set \"%s\" owner %lu group %lu", path,
-			(unsigned long)a->uid, (unsigned long)a->gid);
+		        (unsigned long)a->uid, (unsigned long)a->gid);
 		one.valid = VFS_ATTR_UIDGID;
 		int r = fn(target, &one, follow);
 		if (r < 0)
@@ -546,15 +548,15 @@ op_posix_rename(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		return r < 0 ? r : 0;
 	fxp_log(e, LOG_LEVEL_INFO, "posix-rename old \"%s\" new \"%s\"", oldpath, newpath);
 	return send_status(e, id,
-			   fxp_status_from_errno(vfs_rename(e->cfg.vfs, oldpath, newpath, 0)));
+	                   fxp_status_from_errno(vfs_rename(e->cfg.vfs, oldpath, newpath, 0)));
 }
 
 static int
 send_statvfs(struct fxp_engine *e, uint32_t id, const struct vfs_statvfs *s)
 {
 	size_t pos = reply_begin(e, FXP_EXTENDED_REPLY, id);
-	const uint64_t v[] = {s->bsize, s->frsize, s->blocks, s->bfree,	  s->bavail, s->files,
-			      s->ffree, s->favail, s->fsid,   s->flag, s->namemax};
+	const uint64_t v[] = {s->bsize, s->frsize, s->blocks, s->bfree, s->bavail, s->files,
+	                      s->ffree, s->favail, s->fsid,   s->flag,  s->namemax};
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
 		int r = xbuf_put_u64(&e->out, v[i]);
 		if (r < 0) {
@@ -690,9 +692,9 @@ op_copy_data(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r1 > 0 || r2 > 0)
 		return send_status(e, id, FX_FAILURE);
 	fxp_log(e, LOG_LEVEL_DEBUG1,
-		"request %u: copy-data from \"%s\" off %llu len %llu to \"%s\" off %llu", id,
-		rh->path, (unsigned long long)roff, (unsigned long long)rlen, wh->path,
-		(unsigned long long)woff);
+	        "request %u: copy-data from \"%s\" off %llu len %llu to \"%s\" off %llu", id,
+	        rh->path, (unsigned long long)roff, (unsigned long long)rlen, wh->path,
+	        (unsigned long long)woff);
 	/* Refuse the same handle, the same path name, or the same file (OpenSSH). */
 	if (rslot == wslot || strcmp(rh->path, wh->path) == 0)
 		return send_status(e, id, FX_FAILURE);
@@ -782,44 +784,44 @@ op_users_groups_by_id(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 
 /* Core requests in OpenSSH's handlers[] order: name, type, does_write. */
 const struct fxp_handler fxp_core_handlers[] = {
-	{"open", NULL, NULL, FXP_OPEN, FXP_REQ_OPEN, false, op_open},
-	{"close", NULL, NULL, FXP_CLOSE, FXP_REQ_CLOSE, false, op_close},
-	{"read", NULL, NULL, FXP_READ, FXP_REQ_READ, false, op_read},
-	{"write", NULL, NULL, FXP_WRITE, FXP_REQ_WRITE, true, op_write},
-	{"lstat", NULL, NULL, FXP_LSTAT, FXP_REQ_LSTAT, false, op_lstat},
-	{"fstat", NULL, NULL, FXP_FSTAT, FXP_REQ_FSTAT, false, op_fstat},
-	{"setstat", NULL, NULL, FXP_SETSTAT, FXP_REQ_SETSTAT, true, op_setstat},
-	{"fsetstat", NULL, NULL, FXP_FSETSTAT, FXP_REQ_FSETSTAT, true, op_fsetstat},
-	{"opendir", NULL, NULL, FXP_OPENDIR, FXP_REQ_OPENDIR, false, op_opendir},
-	{"readdir", NULL, NULL, FXP_READDIR, FXP_REQ_READDIR, false, op_readdir},
-	{"remove", NULL, NULL, FXP_REMOVE, FXP_REQ_REMOVE, true, op_remove},
-	{"mkdir", NULL, NULL, FXP_MKDIR, FXP_REQ_MKDIR, true, op_mkdir},
-	{"rmdir", NULL, NULL, FXP_RMDIR, FXP_REQ_RMDIR, true, op_rmdir},
-	{"realpath", NULL, NULL, FXP_REALPATH, FXP_REQ_REALPATH, false, op_realpath},
-	{"stat", NULL, NULL, FXP_STAT, FXP_REQ_STAT, false, op_stat},
-	{"rename", NULL, NULL, FXP_RENAME, FXP_REQ_RENAME, true, op_rename},
-	{"readlink", NULL, NULL, FXP_READLINK, FXP_REQ_READLINK, false, op_readlink},
-	{"symlink", NULL, NULL, FXP_SYMLINK, FXP_REQ_SYMLINK, true, op_symlink},
+        {"open", NULL, NULL, FXP_OPEN, FXP_REQ_OPEN, false, op_open},
+        {"close", NULL, NULL, FXP_CLOSE, FXP_REQ_CLOSE, false, op_close},
+        {"read", NULL, NULL, FXP_READ, FXP_REQ_READ, false, op_read},
+        {"write", NULL, NULL, FXP_WRITE, FXP_REQ_WRITE, true, op_write},
+        {"lstat", NULL, NULL, FXP_LSTAT, FXP_REQ_LSTAT, false, op_lstat},
+        {"fstat", NULL, NULL, FXP_FSTAT, FXP_REQ_FSTAT, false, op_fstat},
+        {"setstat", NULL, NULL, FXP_SETSTAT, FXP_REQ_SETSTAT, true, op_setstat},
+        {"fsetstat", NULL, NULL, FXP_FSETSTAT, FXP_REQ_FSETSTAT, true, op_fsetstat},
+        {"opendir", NULL, NULL, FXP_OPENDIR, FXP_REQ_OPENDIR, false, op_opendir},
+        {"readdir", NULL, NULL, FXP_READDIR, FXP_REQ_READDIR, false, op_readdir},
+        {"remove", NULL, NULL, FXP_REMOVE, FXP_REQ_REMOVE, true, op_remove},
+        {"mkdir", NULL, NULL, FXP_MKDIR, FXP_REQ_MKDIR, true, op_mkdir},
+        {"rmdir", NULL, NULL, FXP_RMDIR, FXP_REQ_RMDIR, true, op_rmdir},
+        {"realpath", NULL, NULL, FXP_REALPATH, FXP_REQ_REALPATH, false, op_realpath},
+        {"stat", NULL, NULL, FXP_STAT, FXP_REQ_STAT, false, op_stat},
+        {"rename", NULL, NULL, FXP_RENAME, FXP_REQ_RENAME, true, op_rename},
+        {"readlink", NULL, NULL, FXP_READLINK, FXP_REQ_READLINK, false, op_readlink},
+        {"symlink", NULL, NULL, FXP_SYMLINK, FXP_REQ_SYMLINK, true, op_symlink},
 };
 const size_t fxp_core_handlers_count = ARRAY_SIZE(fxp_core_handlers);
 
 /* Extensions in the order OpenSSH advertises them, with their versions. */
 const struct fxp_handler fxp_ext_handlers[] = {
-	{"posix-rename", "posix-rename@openssh.com", "1", 0, FXP_REQ_POSIX_RENAME, true,
-	 op_posix_rename},
-	{"statvfs", "statvfs@openssh.com", "2", 0, FXP_REQ_STATVFS, false, op_statvfs},
-	{"fstatvfs", "fstatvfs@openssh.com", "2", 0, FXP_REQ_FSTATVFS, false, op_fstatvfs},
-	{"hardlink", "hardlink@openssh.com", "1", 0, FXP_REQ_HARDLINK, true, op_hardlink},
-	{"fsync", "fsync@openssh.com", "1", 0, FXP_REQ_FSYNC, true, op_fsync},
-	{"lsetstat", "lsetstat@openssh.com", "1", 0, FXP_REQ_LSETSTAT, true, op_lsetstat},
-	{"limits", "limits@openssh.com", "1", 0, FXP_REQ_LIMITS, false, op_limits},
-	{"expand-path", "expand-path@openssh.com", "1", 0, FXP_REQ_EXPAND_PATH, false,
-	 op_expand_path},
-	{"copy-data", "copy-data", "1", 0, FXP_REQ_COPY_DATA, true, op_copy_data},
-	{"home-directory", "home-directory", "1", 0, FXP_REQ_HOME_DIRECTORY, false,
-	 op_home_directory},
-	{"users-groups-by-id", "users-groups-by-id@openssh.com", "1", 0,
-	 FXP_REQ_USERS_GROUPS_BY_ID, false, op_users_groups_by_id},
+        {"posix-rename", "posix-rename@openssh.com", "1", 0, FXP_REQ_POSIX_RENAME, true,
+         op_posix_rename},
+        {"statvfs", "statvfs@openssh.com", "2", 0, FXP_REQ_STATVFS, false, op_statvfs},
+        {"fstatvfs", "fstatvfs@openssh.com", "2", 0, FXP_REQ_FSTATVFS, false, op_fstatvfs},
+        {"hardlink", "hardlink@openssh.com", "1", 0, FXP_REQ_HARDLINK, true, op_hardlink},
+        {"fsync", "fsync@openssh.com", "1", 0, FXP_REQ_FSYNC, true, op_fsync},
+        {"lsetstat", "lsetstat@openssh.com", "1", 0, FXP_REQ_LSETSTAT, true, op_lsetstat},
+        {"limits", "limits@openssh.com", "1", 0, FXP_REQ_LIMITS, false, op_limits},
+        {"expand-path", "expand-path@openssh.com", "1", 0, FXP_REQ_EXPAND_PATH, false,
+         op_expand_path},
+        {"copy-data", "copy-data", "1", 0, FXP_REQ_COPY_DATA, true, op_copy_data},
+        {"home-directory", "home-directory", "1", 0, FXP_REQ_HOME_DIRECTORY, false,
+         op_home_directory},
+        {"users-groups-by-id", "users-groups-by-id@openssh.com", "1", 0, FXP_REQ_USERS_GROUPS_BY_ID,
+         false, op_users_groups_by_id},
 };
 const size_t fxp_ext_handlers_count = ARRAY_SIZE(fxp_ext_handlers);
 
@@ -832,9 +834,10 @@ fxp_request_mask_from_names(const char *list, uint64_t *ret, const char **ret_ba
 		size_t n = strcspn(p, ",");
 		bool found = false;
 		for (size_t i = 0; i < fxp_core_handlers_count + fxp_ext_handlers_count; i++) {
-			const struct fxp_handler *h = i < fxp_core_handlers_count
-							      ? &fxp_core_handlers[i]
-							      : &fxp_ext_handlers[i - fxp_core_handlers_count];
+			const struct fxp_handler *h =
+			        i < fxp_core_handlers_count
+			                ? &fxp_core_handlers[i]
+			                : &fxp_ext_handlers[i - fxp_core_handlers_count];
 			if (strlen(h->name) == n && strncmp(h->name, p, n) == 0) {
 				mask |= UINT64_C(1) << h->req;
 				found = true;

@@ -9,19 +9,19 @@ static const struct {
 	int err;
 	uint32_t status;
 } errno_map[] = {
-	{0, FX_OK},
-	{ENOENT, FX_NO_SUCH_FILE},
-	{ENOTDIR, FX_NO_SUCH_FILE},
-	{EBADF, FX_NO_SUCH_FILE},
-	{ELOOP, FX_NO_SUCH_FILE},
-	{EPERM, FX_PERMISSION_DENIED},
-	{EACCES, FX_PERMISSION_DENIED},
-	{EFAULT, FX_PERMISSION_DENIED},
-	{ENAMETOOLONG, FX_BAD_MESSAGE},
-	{EINVAL, FX_BAD_MESSAGE},
-	/* berth: a request that does not parse (OpenSSH would exit instead) */
-	{EBADMSG, FX_BAD_MESSAGE},
-	{ENOSYS, FX_OP_UNSUPPORTED},
+        {0, FX_OK},
+        {ENOENT, FX_NO_SUCH_FILE},
+        {ENOTDIR, FX_NO_SUCH_FILE},
+        {EBADF, FX_NO_SUCH_FILE},
+        {ELOOP, FX_NO_SUCH_FILE},
+        {EPERM, FX_PERMISSION_DENIED},
+        {EACCES, FX_PERMISSION_DENIED},
+        {EFAULT, FX_PERMISSION_DENIED},
+        {ENAMETOOLONG, FX_BAD_MESSAGE},
+        {EINVAL, FX_BAD_MESSAGE},
+        /* berth: a request that does not parse (OpenSSH would exit instead) */
+        {EBADMSG, FX_BAD_MESSAGE},
+        {ENOSYS, FX_OP_UNSUPPORTED},
 };
 
 uint32_t
@@ -39,15 +39,15 @@ const char *
 fxp_status_message(uint32_t status)
 {
 	static const char *const messages[] = {
-		"Success",			/* FX_OK */
-		"End of file",			/* FX_EOF */
-		"No such file",			/* FX_NO_SUCH_FILE */
-		"Permission denied",		/* FX_PERMISSION_DENIED */
-		"Failure",			/* FX_FAILURE */
-		"Bad message",			/* FX_BAD_MESSAGE */
-		"No connection",		/* FX_NO_CONNECTION */
-		"Connection lost",		/* FX_CONNECTION_LOST */
-		"Operation unsupported",	/* FX_OP_UNSUPPORTED */
+	        "Success",               /* FX_OK */
+	        "End of file",           /* FX_EOF */
+	        "No such file",          /* FX_NO_SUCH_FILE */
+	        "Permission denied",     /* FX_PERMISSION_DENIED */
+	        "Failure",               /* FX_FAILURE */
+	        "Bad message",           /* FX_BAD_MESSAGE */
+	        "No connection",         /* FX_NO_CONNECTION */
+	        "Connection lost",       /* FX_CONNECTION_LOST */
+	        "Operation unsupported", /* FX_OP_UNSUPPORTED */
 	};
 	return status < ARRAY_SIZE(messages) ? messages[status] : "Unknown error";
 }

@@ -23,16 +23,15 @@
 static _noreturn_ void
 usage(void)
 {
-	fprintf(stderr,
-		"usage: berth-sftp-server [-ehR] [-d start_directory] [-f log_facility] "
-		"[-j jail_directory]\n"
-		"\t[-l log_level] [-P denied_requests] [-p allowed_requests] [-u umask]\n"
-		"       berth-sftp-server -Q protocol_feature\n");
+	fprintf(stderr, "usage: berth-sftp-server [-ehR] [-d start_directory] [-f log_facility] "
+	                "[-j jail_directory]\n"
+	                "\t[-l log_level] [-P denied_requests] [-p allowed_requests] [-u umask]\n"
+	                "       berth-sftp-server -Q protocol_feature\n");
 	exit(1);
 }
 
 static void engine_log(void *userdata, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void
 engine_log(void *userdata, int level, const char *fmt, ...)
@@ -145,10 +144,10 @@ main(int argc, char **argv)
 	/* Keep our own copy: later NSS calls may overwrite getpwuid()'s storage. */
 	_cleanup_free_ char *pw_name = xstrdup(pw->pw_name), *pw_dir = xstrdup(pw->pw_dir);
 	pw = &(struct passwd){
-		.pw_name = pw_name,
-		.pw_dir = pw_dir,
-		.pw_uid = pw->pw_uid,
-		.pw_gid = pw->pw_gid,
+	        .pw_name = pw_name,
+	        .pw_dir = pw_dir,
+	        .pw_uid = pw->pw_uid,
+	        .pw_gid = pw->pw_gid,
 	};
 
 	while (!skipargs && (ch = getopt(argc, argv, "d:f:j:l:P:p:Q:u:cehR")) != -1) {
@@ -238,7 +237,7 @@ main(int argc, char **argv)
 	int r = vfs_posix_new(jail ? jail : "/", cwd, 0, &vfs);
 	if (r < 0)
 		log_fatal(255, "cannot open %s \"%s\": %s", jail ? "jail directory" : "root",
-			  jail ? jail : "/", strerror(-r));
+		          jail ? jail : "/", strerror(-r));
 
 	_cleanup_free_ char *home = NULL;
 	if (start_dir) {
@@ -257,12 +256,12 @@ main(int argc, char **argv)
 	}
 
 	struct fxp_engine_config cfg = {
-		.vfs = vfs,
-		.read_only = read_only,
-		.user = pw->pw_name,
-		.home = home,
-		.peer = client_addr,
-		.log = engine_log,
+	        .vfs = vfs,
+	        .read_only = read_only,
+	        .user = pw->pw_name,
+	        .home = home,
+	        .peer = client_addr,
+	        .log = engine_log,
 	};
 	if (denied)
 		cfg.denied = parse_request_list(denied, "denied");

@@ -145,7 +145,7 @@ vfs_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret)
 
 int
 vfs_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *dst,
-	 uint64_t dst_off, uint64_t *ret_copied)
+         uint64_t dst_off, uint64_t *ret_copied)
 {
 	if (src->vfs != dst->vfs)
 		return -EXDEV;

@@ -88,7 +88,7 @@ resolve(struct posix_vfs *pv, const char *path, uint64_t flags, uint64_t mode)
 	if (strlen(full) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return openat2_raw(pv->root_fd, full, flags | O_CLOEXEC, mode,
-			   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* Split @path into an O_PATH fd of its parent directory and the final component, for
@@ -121,7 +121,7 @@ resolve_parent(struct posix_vfs *pv, const char *path, int *ret_dirfd, char **re
 		parent = full;
 	}
 	int dirfd = openat2_raw(pv->root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-				RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 	if (dirfd < 0)
 		return dirfd;
 	*ret_dirfd = dirfd;
@@ -133,16 +133,16 @@ static void
 attr_from_stat(const struct stat *st, struct vfs_attr *a)
 {
 	*a = (struct vfs_attr){
-		.valid = VFS_ATTR_SIZE | VFS_ATTR_UIDGID | VFS_ATTR_PERM | VFS_ATTR_TIMES,
-		.size = (uint64_t)st->st_size,
-		.uid = st->st_uid,
-		.gid = st->st_gid,
-		.mode = st->st_mode,
-		.atime = st->st_atim.tv_sec,
-		.mtime = st->st_mtim.tv_sec,
-		.nlink = st->st_nlink,
-		.dev = st->st_dev,
-		.ino = st->st_ino,
+	        .valid = VFS_ATTR_SIZE | VFS_ATTR_UIDGID | VFS_ATTR_PERM | VFS_ATTR_TIMES,
+	        .size = (uint64_t)st->st_size,
+	        .uid = st->st_uid,
+	        .gid = st->st_gid,
+	        .mode = st->st_mode,
+	        .atime = st->st_atim.tv_sec,
+	        .mtime = st->st_mtim.tv_sec,
+	        .nlink = st->st_nlink,
+	        .dev = st->st_dev,
+	        .ino = st->st_ino,
 	};
 }
 
@@ -266,8 +266,7 @@ posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struc
 
 	int fd;
 	if (flags & VFS_O_CREAT)
-		fd = create_regular(pv, path, oflags, mode & 07777 & ~v->umask,
-				    flags & VFS_O_EXCL);
+		fd = create_regular(pv, path, oflags, mode & 07777 & ~v->umask, flags & VFS_O_EXCL);
 	else
 		fd = open_existing_regular(pv, path, oflags);
 	if (fd < 0)
@@ -304,7 +303,7 @@ posix_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size
 	/* Short writes are retried: a client's WRITE is all-or-error. */
 	while (done < len) {
 		ssize_t n = pwrite(file_fd(f), (const uint8_t *)buf + done, len - done,
-				   (off_t)(off + done));
+		                   (off_t)(off + done));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -352,17 +351,17 @@ static void
 statvfs_from(const struct statvfs *s, struct vfs_statvfs *r)
 {
 	*r = (struct vfs_statvfs){
-		.bsize = s->f_bsize,
-		.frsize = s->f_frsize,
-		.blocks = s->f_blocks,
-		.bfree = s->f_bfree,
-		.bavail = s->f_bavail,
-		.files = s->f_files,
-		.ffree = s->f_ffree,
-		.favail = s->f_favail,
-		.fsid = s->f_fsid,
-		.flag = ((s->f_flag & ST_RDONLY) ? 1 : 0) | ((s->f_flag & ST_NOSUID) ? 2 : 0),
-		.namemax = s->f_namemax,
+	        .bsize = s->f_bsize,
+	        .frsize = s->f_frsize,
+	        .blocks = s->f_blocks,
+	        .bfree = s->f_bfree,
+	        .bavail = s->f_bavail,
+	        .files = s->f_files,
+	        .ffree = s->f_ffree,
+	        .favail = s->f_favail,
+	        .fsid = s->f_fsid,
+	        .flag = ((s->f_flag & ST_RDONLY) ? 1 : 0) | ((s->f_flag & ST_NOSUID) ? 2 : 0),
+	        .namemax = s->f_namemax,
 	};
 }
 
@@ -620,7 +619,7 @@ posix_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret)
 
 static int
 posix_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *dst,
-	   uint64_t dst_off, uint64_t *ret_copied)
+           uint64_t dst_off, uint64_t *ret_copied)
 {
 	int in = file_fd(src), out = file_fd(dst);
 	uint64_t copied = 0;
@@ -636,7 +635,7 @@ posix_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file
 		if (use_cfr) {
 			n = copy_file_range(in, &ioff, out, &ooff, chunk, 0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-				      errno == EOPNOTSUPP || errno == EBADF)) {
+			              errno == EOPNOTSUPP || errno == EBADF)) {
 				use_cfr = false;
 				continue;
 			}
@@ -698,31 +697,31 @@ posix_free(struct vfs *v)
 }
 
 static const struct vfs_ops posix_ops = {
-	.open = posix_open,
-	.pread = posix_pread,
-	.pwrite = posix_pwrite,
-	.fstat = posix_fstat,
-	.fsetattr = posix_fsetattr,
-	.fsync = posix_fsync,
-	.fstatvfs = posix_fstatvfs,
-	.close = posix_close,
-	.stat = posix_stat,
-	.setattr = posix_setattr,
-	.opendir = posix_opendir,
-	.readdir = posix_readdir,
-	.closedir = posix_closedir,
-	.mkdir = posix_mkdir,
-	.rmdir = posix_rmdir,
-	.remove = posix_remove,
-	.rename = posix_rename,
-	.link = posix_link,
-	.symlink = posix_symlink,
-	.readlink = posix_readlink,
-	.realpath = posix_realpath,
-	.statvfs = posix_statvfs,
-	.copy = posix_copy,
-	.chdir = posix_chdir,
-	.free = posix_free,
+        .open = posix_open,
+        .pread = posix_pread,
+        .pwrite = posix_pwrite,
+        .fstat = posix_fstat,
+        .fsetattr = posix_fsetattr,
+        .fsync = posix_fsync,
+        .fstatvfs = posix_fstatvfs,
+        .close = posix_close,
+        .stat = posix_stat,
+        .setattr = posix_setattr,
+        .opendir = posix_opendir,
+        .readdir = posix_readdir,
+        .closedir = posix_closedir,
+        .mkdir = posix_mkdir,
+        .rmdir = posix_rmdir,
+        .remove = posix_remove,
+        .rename = posix_rename,
+        .link = posix_link,
+        .symlink = posix_symlink,
+        .readlink = posix_readlink,
+        .realpath = posix_realpath,
+        .statvfs = posix_statvfs,
+        .copy = posix_copy,
+        .chdir = posix_chdir,
+        .free = posix_free,
 };
 
 int

@@ -66,12 +66,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vfs_posix_new(root, "/", 022, &v) < 0)
 		abort();
 	struct fxp_engine_config cfg = {
-		.vfs = v,
-		.read_only = knobs & 1,
-		.user = "fuzz",
-		.home = "/",
-		.max_handles = 16,
-		.numeric_ids = true,
+	        .vfs = v,
+	        .read_only = knobs & 1,
+	        .user = "fuzz",
+	        .home = "/",
+	        .max_handles = 16,
+	        .numeric_ids = true,
 	};
 	struct fxp_engine *e;
 	if (fxp_engine_new(&cfg, &e) < 0)

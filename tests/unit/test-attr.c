@@ -14,13 +14,13 @@ test_roundtrip(void **state)
 	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
 	xbuf_init(&b, 1024);
 	struct vfs_attr in = {.valid = VFS_ATTR_SIZE | VFS_ATTR_UIDGID | VFS_ATTR_PERM |
-				       VFS_ATTR_TIMES,
-			      .size = UINT64_C(1) << 40,
-			      .uid = 1000,
-			      .gid = 100,
-			      .mode = 0100644,
-			      .atime = 1700000000,
-			      .mtime = 1700000001};
+	                               VFS_ATTR_TIMES,
+	                      .size = UINT64_C(1) << 40,
+	                      .uid = 1000,
+	                      .gid = 100,
+	                      .mode = 0100644,
+	                      .atime = 1700000000,
+	                      .mtime = 1700000001};
 	assert_int_equal(attr_encode(&b, &in), 0);
 	assert_int_equal(xbuf_len(&b), 4 + 8 + 8 + 4 + 8);
 	struct vfs_attr out;
@@ -89,9 +89,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_empty_and_partial),
-		cmocka_unit_test(test_extended_pairs),
+	        cmocka_unit_test(test_roundtrip),
+	        cmocka_unit_test(test_empty_and_partial),
+	        cmocka_unit_test(test_extended_pairs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,12 +158,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_get_roundtrip),
-		cmocka_unit_test(test_max_enforced),
-		cmocka_unit_test(test_short_reads_consume_nothing),
-		cmocka_unit_test(test_string_bounds),
-		cmocka_unit_test(test_views_and_poke),
-		cmocka_unit_test(test_growth_and_compaction),
+	        cmocka_unit_test(test_put_get_roundtrip),
+	        cmocka_unit_test(test_max_enforced),
+	        cmocka_unit_test(test_short_reads_consume_nothing),
+	        cmocka_unit_test(test_string_bounds),
+	        cmocka_unit_test(test_views_and_poke),
+	        cmocka_unit_test(test_growth_and_compaction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,11 +30,11 @@ fixture_new(bool read_only, uint64_t denied)
 	assert_non_null(mkdtemp(fx->dir));
 	assert_int_equal(vfs_posix_new(fx->dir, "/", 0, &fx->v), 0);
 	fx->cfg = (struct fxp_engine_config){.vfs = fx->v,
-					     .read_only = read_only,
-					     .denied = denied,
-					     .user = "tester",
-					     .home = "/",
-					     .max_handles = 8};
+	                                     .read_only = read_only,
+	                                     .denied = denied,
+	                                     .user = "tester",
+	                                     .home = "/",
+	                                     .max_handles = 8};
 	assert_int_equal(fxp_engine_new(&fx->cfg, &fx->e), 0);
 	return fx;
 }
@@ -133,12 +133,17 @@ test_init_version_exact(void **state)
 	xbuf_put_u8(&want, FXP_VERSION_PKT);
 	xbuf_put_u32(&want, 3);
 	static const char *ext[][2] = {
-		{"posix-rename@openssh.com", "1"}, {"statvfs@openssh.com", "2"},
-		{"fstatvfs@openssh.com", "2"},	   {"hardlink@openssh.com", "1"},
-		{"fsync@openssh.com", "1"},	   {"lsetstat@openssh.com", "1"},
-		{"limits@openssh.com", "1"},	   {"expand-path@openssh.com", "1"},
-		{"copy-data", "1"},		   {"home-directory", "1"},
-		{"users-groups-by-id@openssh.com", "1"},
+	        {"posix-rename@openssh.com", "1"},
+	        {"statvfs@openssh.com", "2"},
+	        {"fstatvfs@openssh.com", "2"},
+	        {"hardlink@openssh.com", "1"},
+	        {"fsync@openssh.com", "1"},
+	        {"lsetstat@openssh.com", "1"},
+	        {"limits@openssh.com", "1"},
+	        {"expand-path@openssh.com", "1"},
+	        {"copy-data", "1"},
+	        {"home-directory", "1"},
+	        {"users-groups-by-id@openssh.com", "1"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
 		xbuf_put_cstring(&want, ext[i][0]);
@@ -367,10 +372,10 @@ test_read_only_and_denylist(void **state)
 	assert_non_null(memmem(ver, n, "statvfs@openssh.com", 19));
 	uint8_t h[8];
 	const uint32_t bad[] = {FXF_WRITE, FXF_READ | FXF_CREAT, FXF_READ | FXF_TRUNC,
-				FXF_READ | FXF_APPEND};
+	                        FXF_READ | FXF_APPEND};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(open_file(fx, 30 + (uint32_t)i, "x", bad[i], h),
-				 FX_PERMISSION_DENIED);
+		                 FX_PERMISSION_DENIED);
 	struct stat st;
 	char *x = xasprintf("%s/x", fx->dir);
 	assert_int_equal(stat(x, &st), -1);
@@ -412,10 +417,10 @@ test_handle_exhaustion_and_recovery(void **state)
 	uint8_t h[8][8], extra[8];
 	for (int round = 0; round < 3; round++) {
 		for (uint32_t i = 0; i < 8; i++)
-			assert_int_equal(open_file(fx, i, "/", 0, h[i]) == FX_OK ||
-						 open_file(fx, i, "f", FXF_WRITE | FXF_CREAT, h[i]) ==
-							 FX_OK,
-					 1);
+			assert_int_equal(
+			        open_file(fx, i, "/", 0, h[i]) == FX_OK ||
+			                open_file(fx, i, "f", FXF_WRITE | FXF_CREAT, h[i]) == FX_OK,
+			        1);
 		assert_int_equal(open_file(fx, 99, "f", FXF_WRITE | FXF_CREAT, extra), FX_FAILURE);
 		_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
 		xbuf_init(&b, 1 << 20);
@@ -546,16 +551,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_version_exact),
-		cmocka_unit_test(test_request_before_init_is_fatal),
-		cmocka_unit_test(test_framing_limits),
-		cmocka_unit_test(test_pipelined_and_partial_frames),
-		cmocka_unit_test(test_write_read_close),
-		cmocka_unit_test(test_malformed_body_answers_bad_message),
-		cmocka_unit_test(test_read_only_and_denylist),
-		cmocka_unit_test(test_handle_exhaustion_and_recovery),
-		cmocka_unit_test(test_backpressure_bounds_output),
-		cmocka_unit_test(test_extensions),
+	        cmocka_unit_test(test_init_version_exact),
+	        cmocka_unit_test(test_request_before_init_is_fatal),
+	        cmocka_unit_test(test_framing_limits),
+	        cmocka_unit_test(test_pipelined_and_partial_frames),
+	        cmocka_unit_test(test_write_read_close),
+	        cmocka_unit_test(test_malformed_body_answers_bad_message),
+	        cmocka_unit_test(test_read_only_and_denylist),
+	        cmocka_unit_test(test_handle_exhaustion_and_recovery),
+	        cmocka_unit_test(test_backpressure_bounds_output),
+	        cmocka_unit_test(test_extensions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,8 +83,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generation_prevents_reuse),
-		cmocka_unit_test(test_bounds_and_lengths),
+	        cmocka_unit_test(test_generation_prevents_reuse),
+	        cmocka_unit_test(test_bounds_and_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

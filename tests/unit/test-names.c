@@ -17,8 +17,12 @@ test_numeric_format(void **state)
 {
 	setenv("TZ", "UTC", 1);
 	tzset();
-	struct vfs_attr a = {.mode = S_IFREG | 04755, .uid = 1234, .gid = 56, .nlink = 1,
-			     .size = 42, .mtime = 946684800 /* 2000-01-01 */};
+	struct vfs_attr a = {.mode = S_IFREG | 04755,
+	                     .uid = 1234,
+	                     .gid = 56,
+	                     .nlink = 1,
+	                     .size = 42,
+	                     .mtime = 946684800 /* 2000-01-01 */};
 	char *s = fxp_longname("file", &a, true);
 	assert_string_equal(s, "-rwsr-xr-x    1 1234     56             42 Jan  1  2000 file");
 	free(s);
@@ -48,8 +52,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_numeric_format),
-		cmocka_unit_test(test_long_names_truncate_safely),
+	        cmocka_unit_test(test_numeric_format),
+	        cmocka_unit_test(test_long_names_truncate_safely),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

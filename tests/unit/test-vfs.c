@@ -54,9 +54,9 @@ setup(void **state)
 	free(p);
 	/* hostile links planted inside the jail */
 	const char *links[][2] = {
-		{"abs_out", NULL},   {"rel_out", "../outside"}, {"root_link", "/"},
-		{"dotdot", ".."},    {"abs_in", "/sub/in.txt"}, {"proc_root", "/proc/self/root"},
-		{"dangling", NULL},
+	        {"abs_out", NULL},  {"rel_out", "../outside"}, {"root_link", "/"},
+	        {"dotdot", ".."},   {"abs_in", "/sub/in.txt"}, {"proc_root", "/proc/self/root"},
+	        {"dangling", NULL},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		char *target;
@@ -115,12 +115,13 @@ test_basic_ops(void **state)
 	assert_true(S_ISDIR(a.mode));
 	assert_int_equal(a.mode & 0777, 0755); /* umask 022 applied */
 	struct vfs_file *f;
-	assert_int_equal(vfs_open(v, "newdir/f", VFS_O_WRITE | VFS_O_CREAT | VFS_O_EXCL, 0600, &f), 0);
+	assert_int_equal(vfs_open(v, "newdir/f", VFS_O_WRITE | VFS_O_CREAT | VFS_O_EXCL, 0600, &f),
+	                 0);
 	size_t n;
 	assert_int_equal(vfs_pwrite(f, "data", 4, 0, &n), 0);
 	assert_int_equal(vfs_close(f), 0);
 	assert_int_equal(vfs_open(v, "newdir/f", VFS_O_WRITE | VFS_O_CREAT | VFS_O_EXCL, 0600, &f),
-			 -EEXIST);
+	                 -EEXIST);
 	/* non-overwriting rename */
 	assert_int_equal(vfs_open(v, "newdir/g", VFS_O_WRITE | VFS_O_CREAT, 0600, &f), 0);
 	assert_int_equal(vfs_close(f), 0);
@@ -267,10 +268,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_basic_ops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_escapes_confined, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_special_files_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readdir_and_copy, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_basic_ops, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_escapes_confined, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_special_files_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_readdir_and_copy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
