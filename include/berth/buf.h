@@ -23,10 +23,9 @@ struct xbuf {
 	bool priv_view;    /* read-only window onto foreign memory */
 };
 
-#define XBUF_NULL                                                                                  \
-	{                                                                                          \
-		0                                                                                  \
-	}
+/* clang-format off */
+#define XBUF_NULL {0}
+/* clang-format on */
 
 /* Owned, growable buffer that refuses to hold more than @max bytes. */
 void xbuf_init(struct xbuf *b, size_t max);
