@@ -29,7 +29,7 @@ struct xbuf {
 
 /* Owned, growable buffer that refuses to hold more than @max bytes. */
 void xbuf_init(struct xbuf *b, size_t max);
-/* Frees storage (wiping it when @wipe). Safe on XBUF_NULL. */
+/* Frees storage, wiping it first (buffers may hold secrets). Safe on XBUF_NULL. */
 void xbuf_deinit(struct xbuf *b);
 void xbuf_deinitp(struct xbuf *b);
 #define _cleanup_xbuf_ __attribute__((cleanup(xbuf_deinitp)))
