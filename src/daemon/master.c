@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* berthd master: listeners, accept(), limits, fork per connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "berth/common.h"
+#include "berth/daemon.h"
+#include "berth/log.h"
+#include "berth/priv.h"
+#include "berth/sshd.h"
+#include "berth/xmem.h"
+
+struct conn_slot {
+	pid_t pid;
+	int startup_fd; /* read end: 'A' when authenticated, EOF when the monitor exits */
+	bool authenticated;
+	char addr[INET6_ADDRSTRLEN];  /* shown address */
+	char block[INET6_ADDRSTRLEN]; /* PerSourceNetBlockSize key */
+};
+
+static volatile sig_atomic_t got_sigchld;
+static volatile sig_atomic_t got_term;
+static int wake_pipe[2] = {-1, -1};
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	if (sig == SIGCHLD)
+		got_sigchld = 1;
+	else
+		got_term = 1;
+	if (wake_pipe[1] >= 0)
+		(void)!write(wake_pipe[1], "x", 1);
+	errno = saved;
+}
+
+static int
+set_cloexec_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+open_listeners(const struct berth_config *s, int *fds, size_t max, size_t *ret_n)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_listen; i++) {
+		const char *host = s->listen[i].host;
+		char port[16];
+		snprintf(port, sizeof(port), "%u",
+		         (unsigned)(s->listen[i].port ? s->listen[i].port : s->port));
+		struct addrinfo hints = {.ai_family = AF_UNSPEC,
+		                         .ai_socktype = SOCK_STREAM,
+		                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+		struct addrinfo *res = NULL;
+		hints.ai_flags |= AI_NUMERICHOST;
+		int r = getaddrinfo(host, port, &hints, &res);
+		if (r != 0) {
+			log_error("ListenAddress %s: %s", host, gai_strerror(r));
+			return -EINVAL;
+		}
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+			if (n >= max) {
+				freeaddrinfo(res);
+				log_error("too many listening sockets");
+				return -E2BIG;
+			}
+			int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				continue;
+			int one = 1;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+			char abuf[INET6_ADDRSTRLEN] = "?";
+			getnameinfo(ai->ai_addr, ai->ai_addrlen, abuf, sizeof(abuf), NULL, 0,
+			            NI_NUMERICHOST);
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+				int e = errno;
+				log_error("bind to %s port %s: %s", abuf, port, strerror(e));
+				close(fd);
+				freeaddrinfo(res);
+				return -e;
+			}
+			set_cloexec_nonblock(fd);
+			log_info("Server listening on %s port %s.", abuf, port);
+			fds[n++] = fd;
+		}
+		freeaddrinfo(res);
+	}
+	if (n == 0) {
+		log_error("no listening sockets");
+		return -EADDRNOTAVAIL;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+struct limits_view {
+	unsigned total, unauth, src_total, src_unauth;
+};
+
+/* The per-source key: the address masked to PerSourceNetBlockSize. */
+static void
+source_block(const struct berth_config *s, const char *addr, char *out, size_t outlen)
+{
+	unsigned char b[16];
+	snprintf(out, outlen, "%s", addr);
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, addr, b) != 1)
+		return;
+	unsigned bits = fam == AF_INET ? s->per_source_netblock_v4 : s->per_source_netblock_v6;
+	unsigned total = fam == AF_INET ? 32 : 128;
+	if (bits == 0 || bits > total)
+		bits = total;
+	for (unsigned i = 0; i < total / 8; i++) {
+		unsigned keep = bits > i * 8 ? MIN(8u, bits - i * 8) : 0;
+		b[i] &= (unsigned char)(0xff00u >> keep);
+	}
+	inet_ntop(fam, b, out, (socklen_t)outlen);
+}
+
+static void
+count_conns(const struct conn_slot *slots, size_t nslots, const char *block, struct limits_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < nslots; i++) {
+		if (slots[i].pid <= 0)
+			continue;
+		bool same = strcmp(slots[i].block, block) == 0;
+		v->total++;
+		if (same)
+			v->src_total++;
+		if (!slots[i].authenticated) {
+			v->unauth++;
+			if (same)
+				v->src_unauth++;
+		}
+	}
+}
+
+/* OpenSSH's MaxStartups start:rate:full random early drop; returns a reason or NULL. */
+static const char *
+refuse_reason(const struct berth_config *s, const struct limits_view *v)
+{
+	const struct berth_maxstartups *m = &s->max_startups;
+	if (s->max_sessions && v->total >= s->max_sessions)
+		return "MaxSessions";
+	if (s->per_source_max_sessions && v->src_total >= s->per_source_max_sessions)
+		return "PerSourceMaxSessions";
+	if (s->per_source_max_startups && v->src_unauth >= s->per_source_max_startups)
+		return "PerSourceMaxStartups";
+	if (m->full && v->unauth >= m->full)
+		return "MaxStartups";
+	if (m->start && v->unauth >= m->start && m->full > m->start) {
+		unsigned p =
+		        m->rate + (100 - m->rate) * (v->unauth - m->start) / (m->full - m->start);
+		if ((unsigned)(random() % 100) < p)
+			return "MaxStartups";
+	}
+	return NULL;
+}
+
+static void
+reap_children(struct conn_slot *slots, size_t nslots)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			break;
+		for (size_t i = 0; i < nslots; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_verbose("connection process %d from %s killed by signal %d",
+				            (int)pid, slots[i].addr, WTERMSIG(status));
+			slots[i].pid = 0;
+			if (slots[i].startup_fd >= 0)
+				close(slots[i].startup_fd);
+			slots[i].startup_fd = -1;
+			break;
+		}
+	}
+}
+
+static _noreturn_ void
+run_connection(const struct berth_config *s, const struct daemon_runtime *rt, ssh_bind bind, int fd,
+               const struct sockaddr_storage *ss, socklen_t sslen, int startup_fd)
+{
+	char addr[INET6_ADDRSTRLEN] = "UNKNOWN", port[16] = "0";
+	getnameinfo((const struct sockaddr *)ss, sslen, addr, sizeof(addr), port, sizeof(port),
+	            NI_NUMERICHOST | NI_NUMERICSERV);
+	/* Show IPv4-mapped peers as plain IPv4 so limits and logs agree. */
+	const char *shown =
+	        strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') ? addr + 7 : addr;
+	struct monitor_conn mc = {
+	        .cfg = s,
+	        .rt = rt,
+	        .bind = bind,
+	        .fd = fd,
+	        .peer_addr = shown,
+	        .peer_port = (unsigned)strtoul(port, NULL, 10),
+	        .startup_fd = startup_fd,
+	};
+	_exit(monitor_connection_run(&mc));
+}
+
+int
+daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
+{
+	int lfds[32];
+	size_t nl = 0;
+	int r = open_listeners(s, lfds, ARRAY_SIZE(lfds), &nl);
+	if (r < 0)
+		return r;
+	ssh_bind bind = NULL;
+	r = sshd_bind_new(s, &bind);
+	if (r < 0)
+		return r;
+
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	size_t nslots = s->max_sessions ? s->max_sessions : 1000;
+	struct conn_slot *slots = xcalloc(nslots, sizeof(*slots));
+	for (size_t i = 0; i < nslots; i++)
+		slots[i].startup_fd = -1;
+	struct pollfd *pfds = xcalloc(nslots + nl + 1, sizeof(*pfds));
+	size_t *pmap = xcalloc(nslots, sizeof(*pmap));
+
+	while (!got_term) {
+		size_t np = 0;
+		pfds[np++] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < nl; i++)
+			pfds[np++] = (struct pollfd){.fd = lfds[i], .events = POLLIN};
+		size_t nwatch = 0;
+		for (size_t i = 0; i < nslots; i++) {
+			if (slots[i].pid > 0 && slots[i].startup_fd >= 0) {
+				pmap[nwatch++] = i;
+				pfds[np++] = (struct pollfd){.fd = slots[i].startup_fd,
+				                             .events = POLLIN};
+			}
+		}
+		int pr = poll(pfds, np, -1);
+		if (pr < 0 && errno != EINTR) {
+			log_error("poll: %m");
+			break;
+		}
+		if (pfds[0].revents & POLLIN) {
+			char tmp[64];
+			while (read(wake_pipe[0], tmp, sizeof(tmp)) > 0)
+				;
+		}
+		if (got_sigchld) {
+			got_sigchld = 0;
+			reap_children(slots, nslots);
+		}
+		for (size_t w = 0; w < nwatch; w++) {
+			struct pollfd *p = &pfds[1 + nl + w];
+			struct conn_slot *c = &slots[pmap[w]];
+			if (!p->revents || c->startup_fd != p->fd)
+				continue;
+			char b;
+			ssize_t n = read(c->startup_fd, &b, 1);
+			if (n == 1 && b == 'A') {
+				c->authenticated = true;
+			} else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				/* Monitor gone; count it as authenticated (no longer a startup)
+				 * until reaped. */
+				close(c->startup_fd);
+				c->startup_fd = -1;
+				c->authenticated = true;
+			}
+		}
+		for (size_t li = 0; li < nl; li++) {
+			if (!(pfds[1 + li].revents & POLLIN))
+				continue;
+			for (int burst = 0; burst < 64; burst++) {
+				struct sockaddr_storage ss;
+				socklen_t sslen = sizeof(ss);
+				int fd = accept4(lfds[li], (struct sockaddr *)&ss, &sslen,
+				                 SOCK_CLOEXEC);
+				if (fd < 0) {
+					if (errno != EAGAIN && errno != EINTR &&
+					    errno != ECONNABORTED)
+						log_error("accept: %m");
+					break;
+				}
+				char addr[INET6_ADDRSTRLEN] = "UNKNOWN", port[16] = "0";
+				getnameinfo((struct sockaddr *)&ss, sslen, addr, sizeof(addr), port,
+				            sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+				const char *src =
+				        strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr;
+				struct limits_view v;
+				char block[INET6_ADDRSTRLEN];
+				source_block(s, src, block, sizeof(block));
+				count_conns(slots, nslots, block, &v);
+				const char *why = refuse_reason(s, &v);
+				size_t slot = nslots;
+				for (size_t i = 0; !why && i < nslots; i++)
+					if (slots[i].pid == 0) {
+						slot = i;
+						break;
+					}
+				if (!why && slot == nslots)
+					why = "MaxSessions";
+				if (why) {
+					log_info("drop connection #%u from [%s]:%s past %s",
+					         v.total, src, port, why);
+					close(fd);
+					continue;
+				}
+				int sp[2];
+				if (pipe2(sp, O_CLOEXEC) < 0) {
+					log_error("pipe: %m");
+					close(fd);
+					continue;
+				}
+				pid_t pid = fork();
+				if (pid < 0) {
+					log_error("fork: %m");
+					close(fd);
+					close(sp[0]);
+					close(sp[1]);
+					continue;
+				}
+				if (pid == 0) {
+					/* Connection process: nothing of the master survives. */
+					struct sigaction dfl = {.sa_handler = SIG_DFL};
+					sigaction(SIGCHLD, &dfl, NULL);
+					sigaction(SIGTERM, &dfl, NULL);
+					sigaction(SIGINT, &dfl, NULL);
+					close(wake_pipe[0]);
+					close(wake_pipe[1]);
+					wake_pipe[1] = -1;
+					for (size_t i = 0; i < nl; i++)
+						close(lfds[i]);
+					for (size_t i = 0; i < nslots; i++)
+						if (slots[i].startup_fd >= 0)
+							close(slots[i].startup_fd);
+					close(sp[0]);
+					int fl = fcntl(fd, F_GETFL);
+					fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+					run_connection(s, rt, bind, fd, &ss, sslen, sp[1]);
+				}
+				close(fd);
+				close(sp[1]);
+				set_cloexec_nonblock(sp[0]);
+				slots[slot] = (struct conn_slot){.pid = pid, .startup_fd = sp[0]};
+				snprintf(slots[slot].addr, sizeof(slots[slot].addr), "%s", src);
+				snprintf(slots[slot].block, sizeof(slots[slot].block), "%s", block);
+				log_debug("connection from %s port %s: process %d", src, port,
+				          (int)pid);
+			}
+		}
+	}
+	log_info("Received signal; terminating.");
+	for (size_t i = 0; i < nl; i++)
+		close(lfds[i]);
+	/* Established sessions are independent processes: leave them running, like sshd. */
+	ssh_bind_free(bind);
+	free(slots);
+	free(pfds);
+	free(pmap);
+	return 0;
+}

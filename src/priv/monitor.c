@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The per-connection monitor: forks the unprivileged network child and answers its
+ * small request table (auth decisions, worker spawn). It never parses SSH packets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "berth/account.h"
+#include "berth/authkeys.h"
+#include "berth/buf.h"
+#include "berth/common.h"
+#include "berth/log.h"
+#include "berth/priv.h"
+#include "berth/sshd.h"
+#include "berth/worker.h"
+#include "berth/xmem.h"
+
+#define MON_MAX_PASSED       16
+#define NET_CHILD_DATA_LIMIT (512UL * 1024 * 1024)
+
+struct monitor {
+	const struct monitor_conn *mc;
+	const struct berth_config *cfg;
+	int sock;
+	pid_t net_pid;
+	pid_t worker_pid;
+	char *user;                 /* pinned at the first request */
+	struct berth_account *acct; /* NULL: invalid or refused user */
+	bool invalid;               /* no such account */
+	bool keys_loaded;
+	struct authkeys_list keys;
+	enum berth_auth_method passed[MON_MAX_PASSED];
+	size_t n_passed;
+	unsigned failures;
+	bool authenticated;
+	bool disconnecting;
+	struct berth_pam *pam; /* keyboard-interactive transaction in progress */
+	size_t pam_nprompts;
+	bool kbdint_virtual;      /* single "Password:" prompt outstanding */
+	char auth_method_log[64]; /* method that completed authentication */
+	time_t session_start;
+};
+
+/* The account database is loaded once in the master (before fork) and shared. */
+static const struct berth_accounts *monitor_db;
+
+void
+monitor_set_accounts(const struct berth_accounts *db)
+{
+	monitor_db = db;
+}
+
+static uint32_t
+enabled_methods(const struct monitor *m)
+{
+	if (m->acct)
+		return m->acct->allowed_methods;
+	return berth_config_enabled_methods(m->cfg);
+}
+
+/* Methods allowed next given what passed so far; 0 when nothing can still succeed. */
+static uint32_t
+next_methods(const struct monitor *m)
+{
+	struct berth_auth_state st;
+	const struct berth_auth_policy *pol = berth_account_policy(m->cfg, m->acct);
+	if (berth_auth_evaluate(pol, enabled_methods(m), m->passed, m->n_passed, &st) != 0)
+		return 0;
+	if (st.complete)
+		return 0;
+	if (m->n_passed == 0 && st.next == 0)
+		/* Unknown users and refused accounts answer like everyone else. */
+		return berth_config_enabled_methods(m->cfg);
+	return st.next;
+}
+
+static const char *
+key_type_label(const char *type)
+{
+	if (!type)
+		return "UNKNOWN";
+	if (strcmp(type, "ssh-ed25519") == 0)
+		return "ED25519";
+	if (strcmp(type, "ssh-rsa") == 0)
+		return "RSA";
+	if (strncmp(type, "ecdsa-sha2-", 11) == 0)
+		return "ECDSA";
+	if (strncmp(type, "sk-ssh-ed25519", 14) == 0)
+		return "ED25519-SK";
+	if (strncmp(type, "sk-ecdsa", 8) == 0)
+		return "ECDSA-SK";
+	return "UNKNOWN";
+}
+
+/* "SHA256:<base64 without padding>" of a key blob (hashing only, no parsing). */
+static void
+blob_fingerprint(const uint8_t *blob, size_t len, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned char b64[128];
+	snprintf(out, outlen, "SHA256:?");
+	if (!EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL))
+		return;
+	int n = EVP_EncodeBlock(b64, md, (int)mdlen);
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	b64[n] = '\0';
+	snprintf(out, outlen, "SHA256:%s", (char *)b64);
+}
+
+/* The type name embedded at the front of a blob, for log lines only. */
+static void
+blob_type(const uint8_t *blob, size_t len, char *out, size_t outlen)
+{
+	struct xbuf b;
+	const uint8_t *p;
+	size_t n;
+	snprintf(out, outlen, "unknown");
+	xbuf_view_init(&b, blob, len);
+	if (xbuf_get_string_direct(&b, &p, &n) == 0 && n > 0 && n < outlen) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+}
+
+static void
+tell_master_authenticated(struct monitor *m)
+{
+	if (m->mc->startup_fd >= 0) {
+		(void)!write(m->mc->startup_fd, "A", 1);
+		close(m->mc->startup_fd);
+	}
+}
+
+static int
+reply_answer(struct monitor *m, enum mon_auth_result res)
+{
+	_cleanup_xbuf_ struct xbuf rep = XBUF_NULL;
+	xbuf_init(&rep, MON_MSG_MAX);
+	uint32_t next = res == MON_AUTH_SUCCESS ? 0 : next_methods(m);
+	if (xbuf_put_u8(&rep, (uint8_t)res) < 0 || xbuf_put_u32(&rep, next) < 0)
+		return -ENOBUFS;
+	return mon_send(m->sock, xbuf_ptr(&rep), xbuf_len(&rep), -1);
+}
+
+/* Pin the user name; returns false when the client changed it (hang up). */
+static bool
+pin_user(struct monitor *m, const char *user)
+{
+	if (m->user)
+		return strcmp(m->user, user) == 0;
+	m->user = xstrdup(user);
+	struct berth_account *a = NULL;
+	int r = berth_account_lookup(m->cfg, monitor_db, user, &a);
+	if (r != 0) {
+		m->invalid = true;
+		if (r < 0)
+			log_error("account lookup for %s failed: %s", user, strerror(-r));
+		log_info("Invalid user %s from %s port %u", user, m->mc->peer_addr,
+		         m->mc->peer_port);
+		return true;
+	}
+	const char *why = NULL;
+	if (berth_account_check_access(m->cfg, a, m->mc->peer_addr, &why) != 0) {
+		log_info("User %s from %s not allowed because %s", user, m->mc->peer_addr,
+		         why ? why : "of policy");
+		berth_account_free(a);
+		return true; /* acct stays NULL: every method fails, same answers */
+	}
+	m->acct = a;
+	return true;
+}
+
+static void
+record_failure(struct monitor *m)
+{
+	m->failures++;
+}
+
+/* Common end of a method attempt: success/partial/failure bookkeeping and logging. */
+static enum mon_auth_result
+method_result(struct monitor *m, enum berth_auth_method method, bool ok, const char *label,
+              const char *detail)
+{
+	const char *inv = m->acct || !m->invalid ? "" : "invalid user ";
+	if (ok && m->n_passed < MON_MAX_PASSED) {
+		m->passed[m->n_passed++] = method;
+		struct berth_auth_state st;
+		const struct berth_auth_policy *pol = berth_account_policy(m->cfg, m->acct);
+		if (berth_auth_evaluate(pol, enabled_methods(m), m->passed, m->n_passed, &st) ==
+		            0 &&
+		    (st.complete || st.partial)) {
+			log_info("%s %s for %s from %s port %u ssh2%s%s",
+			         st.complete ? "Accepted" : "Partial", label, m->user,
+			         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
+			         detail ? detail : "");
+			if (st.complete) {
+				m->authenticated = true;
+				snprintf(m->auth_method_log, sizeof(m->auth_method_log), "%s",
+				         label);
+				tell_master_authenticated(m);
+				return MON_AUTH_SUCCESS;
+			}
+			return MON_AUTH_PARTIAL;
+		}
+		m->n_passed--;
+	}
+	log_info("Failed %s for %s%s from %s port %u ssh2%s%s", label, inv, m->user,
+	         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "", detail ? detail : "");
+	record_failure(m);
+	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
+		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
+		         "ssh2 [preauth]",
+		         inv, m->user, m->mc->peer_addr, m->mc->peer_port);
+		m->disconnecting = true;
+		return MON_AUTH_DISCONNECT;
+	}
+	return MON_AUTH_DENY;
+}
+
+static bool
+method_allowed_now(struct monitor *m, enum berth_auth_method method)
+{
+	return m->acct && (next_methods(m) & method) && (enabled_methods(m) & method);
+}
+
+static int
+handle_pubkey(struct monitor *m, struct xbuf *req)
+{
+	_cleanup_free_ char *user = NULL;
+	uint8_t verified;
+	const uint8_t *blob;
+	size_t blob_len;
+	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0 ||
+	    xbuf_get_u8(req, &verified) < 0 || xbuf_get_string_direct(req, &blob, &blob_len) < 0)
+		return -EBADMSG;
+	if (!pin_user(m, user)) {
+		log_info("Disconnecting %s port %u: change of username not allowed",
+		         m->mc->peer_addr, m->mc->peer_port);
+		m->disconnecting = true;
+		return reply_answer(m, MON_AUTH_DISCONNECT);
+	}
+	char fp[160], type[64], detail[256];
+	blob_fingerprint(blob, blob_len, fp, sizeof(fp));
+	blob_type(blob, blob_len, type, sizeof(type));
+	snprintf(detail, sizeof(detail), "%s %s", key_type_label(type), fp);
+
+	const struct authkeys_entry *e = NULL;
+	if (method_allowed_now(m, BERTH_AUTH_PUBLICKEY)) {
+		if (!m->keys_loaded) {
+			struct berth_errors errs = BERTH_ERRORS_NULL;
+			int r = berth_account_load_keys(m->acct, &m->keys, &errs);
+			if (r < 0)
+				log_error("authorized keys for %s: %s", m->user, strerror(-r));
+			for (size_t i = 0; i < errs.n; i++)
+				log_error("%s", errs.msgs[i]);
+			berth_errors_free(&errs);
+			m->keys_loaded = true;
+		}
+		e = authkeys_find(&m->keys, blob, blob_len);
+		const char *why = NULL;
+		if (e && authkeys_entry_permits(e, m->mc->peer_addr, time(NULL), &why) != 0) {
+			log_info("Authentication refused for %s from %s: key %s:%u: %s", m->user,
+			         m->mc->peer_addr, e->source, e->line, why ? why : "denied");
+			e = NULL;
+		}
+	}
+	if (!verified) {
+		if (e) /* answer the probe truthfully; no state changes */
+			return reply_answer(m, MON_AUTH_PK_OK);
+		return reply_answer(
+		        m, method_result(m, BERTH_AUTH_PUBLICKEY, false, "publickey", detail));
+	}
+	if (e)
+		snprintf(detail, sizeof(detail), "%s %s", key_type_label(e->type), fp);
+	return reply_answer(m,
+	                    method_result(m, BERTH_AUTH_PUBLICKEY, e != NULL, "publickey", detail));
+}
+
+/* Verify a password for the pinned account (crypt for virtual, PAM for system). */
+static bool
+check_password(struct monitor *m, const char *password)
+{
+	bool allowed = method_allowed_now(m, BERTH_AUTH_PASSWORD) ||
+	               method_allowed_now(m, BERTH_AUTH_KBDINT);
+	if (!allowed || !m->acct) {
+		berth_password_dummy_verify(monitor_db, password);
+		return false;
+	}
+	if (m->acct->kind == BERTH_ACCOUNT_VIRTUAL)
+		return berth_account_verify_password(monitor_db, m->acct, password) == 0;
+	if (!m->cfg->use_pam) {
+		berth_password_dummy_verify(monitor_db, password);
+		return false;
+	}
+	struct berth_pam *p = NULL;
+	int r = berth_pam_password(m->cfg->pam_service_name, m->user, m->mc->peer_addr, password,
+	                           &p);
+	if (r == BERTH_PAM_SUCCESS) {
+		berth_pam_end(p);
+		return true;
+	}
+	if (r < 0)
+		log_error("PAM for %s: %s", m->user, strerror(-r));
+	return false;
+}
+
+static int
+handle_password(struct monitor *m, struct xbuf *req)
+{
+	_cleanup_free_ char *user = NULL;
+	char *pw = NULL;
+	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0 ||
+	    xbuf_get_cstring(req, &pw, 1024) < 0)
+		return -EBADMSG;
+	if (!pin_user(m, user)) {
+		freezero(pw, strlen(pw));
+		m->disconnecting = true;
+		return reply_answer(m, MON_AUTH_DISCONNECT);
+	}
+	bool ok = method_allowed_now(m, BERTH_AUTH_PASSWORD) && check_password(m, pw);
+	if (!method_allowed_now(m, BERTH_AUTH_PASSWORD))
+		berth_password_dummy_verify(monitor_db, pw);
+	freezero(pw, strlen(pw));
+	return reply_answer(m, method_result(m, BERTH_AUTH_PASSWORD, ok, "password", NULL));
+}
+
+static int
+put_prompts(struct xbuf *rep, const struct berth_pam_prompts *pp)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < pp->n; i++)
+		n++;
+	if (xbuf_put_u8(rep, 1) < 0 || xbuf_put_u32(rep, n) < 0)
+		return -ENOBUFS;
+	for (size_t i = 0; i < pp->n; i++) {
+		if (xbuf_put_cstring(rep, pp->v[i].text ? pp->v[i].text : "") < 0 ||
+		    xbuf_put_u8(rep, pp->v[i].info ? 2 : pp->v[i].echo) < 0)
+			return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* Reply to a kbd-int step: answer fields, then u8 more, [u32 n, n * (string, u8 kind)]
+ * where kind 0 = secret prompt, 1 = echoed prompt, 2 = information only. */
+static int
+reply_kbdint(struct monitor *m, enum mon_auth_result res, const struct berth_pam_prompts *pp)
+{
+	_cleanup_xbuf_ struct xbuf rep = XBUF_NULL;
+	xbuf_init(&rep, MON_MSG_MAX);
+	uint32_t next = res == MON_AUTH_SUCCESS ? 0 : next_methods(m);
+	if (xbuf_put_u8(&rep, (uint8_t)res) < 0 || xbuf_put_u32(&rep, next) < 0)
+		return -ENOBUFS;
+	if (pp) {
+		if (put_prompts(&rep, pp) < 0)
+			return -ENOBUFS;
+	} else if (xbuf_put_u8(&rep, 0) < 0) {
+		return -ENOBUFS;
+	}
+	return mon_send(m->sock, xbuf_ptr(&rep), xbuf_len(&rep), -1);
+}
+
+static int
+pam_step(struct monitor *m)
+{
+	struct berth_pam_prompts pp = {0};
+	int r = berth_pam_next(m->pam, &pp);
+	if (r == BERTH_PAM_PROMPTS) {
+		m->pam_nprompts = pp.n;
+		int rr = reply_kbdint(m, MON_AUTH_DENY, &pp);
+		berth_pam_prompts_free(&pp);
+		return rr;
+	}
+	m->pam = berth_pam_end(m->pam);
+	m->pam_nprompts = 0;
+	if (r < 0)
+		log_error("PAM for %s: %s", m->user, strerror(-r));
+	bool ok = r == BERTH_PAM_SUCCESS;
+	return reply_kbdint(
+	        m, method_result(m, BERTH_AUTH_KBDINT, ok, "keyboard-interactive/pam", NULL), NULL);
+}
+
+static int
+handle_kbdint_query(struct monitor *m, struct xbuf *req)
+{
+	_cleanup_free_ char *user = NULL;
+	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0)
+		return -EBADMSG;
+	if (!pin_user(m, user)) {
+		m->disconnecting = true;
+		return reply_kbdint(m, MON_AUTH_DISCONNECT, NULL);
+	}
+	m->pam = berth_pam_end(m->pam);
+	m->kbdint_virtual = false;
+	if (!(berth_config_enabled_methods(m->cfg) & BERTH_AUTH_KBDINT))
+		return reply_kbdint(m, MON_AUTH_DENY, NULL);
+	if (m->acct && m->acct->kind == BERTH_ACCOUNT_SYSTEM && m->cfg->use_pam &&
+	    method_allowed_now(m, BERTH_AUTH_KBDINT)) {
+		int r = berth_pam_start(m->cfg->pam_service_name, m->user, m->mc->peer_addr,
+		                        BERTH_PAM_AUTHENTICATE | BERTH_PAM_ACCOUNT, &m->pam);
+		if (r < 0) {
+			log_error("PAM start for %s: %s", m->user, strerror(-r));
+			return reply_kbdint(m, MON_AUTH_DENY, NULL);
+		}
+		return pam_step(m);
+	}
+	/* Virtual, unknown or refused users: one password prompt, same shape for all. */
+	struct berth_pam_prompt pr = {.text = (char *)"Password: ", .echo = false};
+	struct berth_pam_prompts pp = {.v = &pr, .n = 1};
+	m->kbdint_virtual = true;
+	return reply_kbdint(m, MON_AUTH_DENY, &pp);
+}
+
+static int
+handle_kbdint_answer(struct monitor *m, struct xbuf *req)
+{
+	_cleanup_free_ char *user = NULL;
+	uint32_t n;
+	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0 ||
+	    xbuf_get_u32(req, &n) < 0 || n > 32)
+		return -EBADMSG;
+	if (!pin_user(m, user)) {
+		m->disconnecting = true;
+		return reply_kbdint(m, MON_AUTH_DISCONNECT, NULL);
+	}
+	char *ans[32] = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		if (xbuf_get_cstring(req, &ans[i], 1024) < 0) {
+			for (uint32_t j = 0; j < i; j++)
+				freezero(ans[j], strlen(ans[j]));
+			return -EBADMSG;
+		}
+	}
+	int r;
+	if (m->pam && n == m->pam_nprompts) {
+		r = berth_pam_answer(m->pam, ans, n); /* wipes and frees the answers */
+		if (r < 0) {
+			m->pam = berth_pam_end(m->pam);
+			return reply_kbdint(m,
+			                    method_result(m, BERTH_AUTH_KBDINT, false,
+			                                  "keyboard-interactive/pam", NULL),
+			                    NULL);
+		}
+		return pam_step(m);
+	}
+	bool ok = false;
+	if (m->kbdint_virtual && n == 1) {
+		ok = method_allowed_now(m, BERTH_AUTH_KBDINT) && check_password(m, ans[0]);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		freezero(ans[i], strlen(ans[i]));
+	m->kbdint_virtual = false;
+	m->pam = berth_pam_end(m->pam);
+	return reply_kbdint(
+	        m, method_result(m, BERTH_AUTH_KBDINT, ok, "keyboard-interactive", NULL), NULL);
+}
+
+static int
+handle_spawn(struct monitor *m)
+{
+	uint8_t no = 0, yes = 1;
+	if (!m->authenticated || m->worker_pid > 0 || !m->acct) {
+		log_error("refusing worker request from %s port %u (not authenticated or repeat)",
+		          m->mc->peer_addr, m->mc->peer_port);
+		return mon_send(m->sock, &no, 1, -1);
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return mon_send(m->sock, &no, 1, -1);
+	struct worker_params wp = {
+	        .cfg = m->cfg,
+	        .acct = m->acct,
+	        .privileged = m->mc->rt->privileged,
+	        .log_stderr = m->mc->rt->log_stderr,
+	        .peer_addr = m->mc->peer_addr,
+	        .peer_port = m->mc->peer_port,
+	};
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return mon_send(m->sock, &no, 1, -1);
+	}
+	if (pid == 0) {
+		close(m->sock);
+		close(sv[0]);
+		_exit(worker_run(&wp, sv[1]));
+	}
+	close(sv[1]);
+	m->worker_pid = pid;
+	m->session_start = time(NULL);
+	log_info("Starting session: subsystem 'sftp' for %s from %s port %u id %d", m->user,
+	         m->mc->peer_addr, m->mc->peer_port, (int)pid);
+	int r = mon_send(m->sock, &yes, 1, sv[0]);
+	close(sv[0]);
+	return r;
+}
+
+static int
+handle_note(struct monitor *m, struct xbuf *req)
+{
+	uint8_t level;
+	_cleanup_free_ char *line = NULL;
+	if (xbuf_get_u8(req, &level) < 0 || xbuf_get_cstring(req, &line, 1024) < 0)
+		return -EBADMSG;
+	if (level < LOG_LEVEL_FATAL || level > LOG_LEVEL_DEBUG3)
+		level = LOG_LEVEL_INFO;
+	log_msg((enum log_level)level, "%s", line);
+	return 0;
+}
+
+/* The request table: which requests are valid in which phase. */
+static int
+dispatch(struct monitor *m, const uint8_t *msg, size_t len)
+{
+	struct xbuf req;
+	uint8_t type;
+	xbuf_view_init(&req, msg, len);
+	if (xbuf_get_u8(&req, &type) < 0)
+		return -EBADMSG;
+	bool preauth = !m->authenticated && !m->disconnecting;
+	switch (type) {
+	case MON_REQ_PUBKEY:
+		return preauth ? handle_pubkey(m, &req) : -EPROTO;
+	case MON_REQ_PASSWORD:
+		return preauth ? handle_password(m, &req) : -EPROTO;
+	case MON_REQ_KBDINT_QUERY:
+		return preauth ? handle_kbdint_query(m, &req) : -EPROTO;
+	case MON_REQ_KBDINT_ANSWER:
+		return preauth ? handle_kbdint_answer(m, &req) : -EPROTO;
+	case MON_REQ_SPAWN_WORKER:
+		return handle_spawn(m);
+	case MON_REQ_NOTE:
+		return handle_note(m, &req);
+	default:
+		return -EPROTO;
+	}
+}
+
+static void
+setup_net_child_logging(const struct berth_config *cfg)
+{
+	log_set_ident("berthd");
+	/* syslog must be connected before chroot; log.c reuses the open socket. */
+	if (cfg->log_target != BERTH_LOG_TARGET_STDERR)
+		openlog("berthd", LOG_PID | LOG_NDELAY, cfg->syslog_facility);
+}
+
+static _noreturn_ void
+net_child(const struct monitor_conn *mc, int sock)
+{
+	/* The network child never needs accounts: wipe the hashes out of this image. */
+	berth_accounts_free((struct berth_accounts *)monitor_db);
+	monitor_db = NULL;
+	setup_net_child_logging(mc->cfg);
+	if (mc->rt->privileged) {
+		if (chroot(mc->rt->privsep_chroot) < 0 || chdir("/") < 0) {
+			log_error("chroot(%s): %m", mc->rt->privsep_chroot);
+			_exit(255);
+		}
+		int r = priv_drop_to(mc->rt->privsep_uid, mc->rt->privsep_gid, NULL, 0);
+		if (r < 0) {
+			log_error("privilege drop failed: %s", strerror(-r));
+			_exit(255);
+		}
+		/* The network child never creates processes. */
+		struct rlimit rl = {0, 0};
+		setrlimit(RLIMIT_NPROC, &rl);
+	}
+#if !defined(__SANITIZE_ADDRESS__)
+	/* Bound what a hostile peer can make libssh allocate (sanitizers need more). */
+	struct rlimit mem = {NET_CHILD_DATA_LIMIT, NET_CHILD_DATA_LIMIT};
+	setrlimit(RLIMIT_DATA, &mem);
+#endif
+	priv_harden_process();
+	struct sshd_conn c = {
+	        .fd = mc->fd,
+	        .mon_fd = sock,
+	        .peer_addr = mc->peer_addr,
+	        .peer_port = mc->peer_port,
+	        .cfg = mc->cfg,
+	};
+	_exit(sshd_net_run(mc->bind, &c));
+}
+
+int
+monitor_connection_run(const struct monitor_conn *mc)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("socketpair: %m");
+		return 1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %m");
+		return 1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (mc->startup_fd >= 0)
+			close(mc->startup_fd);
+		net_child(mc, sv[1]);
+	}
+	close(sv[1]);
+	close(mc->fd); /* the network child owns the connection */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	struct monitor m = {.mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid};
+	time_t start = time(NULL);
+	time_t hangup_at = 0;
+	static uint8_t msg[MON_MSG_MAX];
+	for (;;) {
+		int timeout = -1;
+		time_t now = time(NULL);
+		if (!m.authenticated && mc->cfg->login_grace_time) {
+			time_t left = start + (time_t)mc->cfg->login_grace_time - now;
+			if (left <= 0) {
+				log_info("Timeout before authentication for %s port %u",
+				         mc->peer_addr, mc->peer_port);
+				kill(pid, SIGKILL);
+				break;
+			}
+			timeout = (int)MIN(left, 3600) * 1000;
+		}
+		if (m.disconnecting) {
+			if (!hangup_at)
+				hangup_at = now + 2;
+			if (now >= hangup_at) {
+				kill(pid, SIGKILL);
+				break;
+			}
+			timeout = 500;
+		}
+		struct pollfd p = {.fd = m.sock, .events = POLLIN};
+		int pr = poll(&p, 1, timeout);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pr <= 0)
+			continue;
+		int fd;
+		ssize_t n = mon_recv(m.sock, msg, MON_MSG_MAX, &fd);
+		if (fd >= 0)
+			close(fd);
+		if (n == 0)
+			break; /* network child gone */
+		if (n < 0) {
+			if (n == -EINTR || n == -EAGAIN)
+				continue;
+			break;
+		}
+		int r = dispatch(&m, msg, (size_t)n);
+		explicit_bzero(msg, (size_t)n);
+		if (r < 0) {
+			log_error("monitor: bad request from network child for %s port %u: %s",
+			          mc->peer_addr, mc->peer_port, strerror(-r));
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	close(m.sock);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		log_error("network child for %s port %u died of signal %d", mc->peer_addr,
+		          mc->peer_port, WTERMSIG(status));
+	if (m.worker_pid > 0) {
+		int ws;
+		while (waitpid(m.worker_pid, &ws, 0) < 0 && errno == EINTR)
+			;
+		log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)",
+		         m.user, mc->peer_addr, mc->peer_port, (int)m.worker_pid,
+		         (long)(time(NULL) - m.session_start),
+		         WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+	} else if (!m.authenticated) {
+		log_verbose("Connection closed by %s port %u [preauth]", mc->peer_addr,
+		            mc->peer_port);
+	}
+	berth_pam_end(m.pam);
+	authkeys_list_free(&m.keys);
+	berth_account_free(m.acct);
+	free(m.user);
+	return 0;
+}

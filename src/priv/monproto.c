@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Monitor socketpair transport and the network child's request helpers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "berth/buf.h"
+#include "berth/common.h"
+#include "berth/priv.h"
+#include "berth/xmem.h"
+
+int
+mon_send(int sock, const void *data, size_t len, int fd_to_pass)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (len > MON_MSG_MAX)
+		return -EMSGSIZE;
+	if (fd_to_pass >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		return (size_t)n == len ? 0 : -EIO;
+	}
+}
+
+ssize_t
+mon_recv(int sock, void *buf, size_t cap, int *ret_fd)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = sizeof(u.buf)};
+	*ret_fd = -1;
+	ssize_t n;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (*ret_fd >= 0)
+			close(*ret_fd);
+		*ret_fd = -1;
+		return -EMSGSIZE;
+	}
+	return n;
+}
+
+/* Send @req, wait for the reply, parse an auth answer. */
+static int
+transact(int sock, struct xbuf *req, struct xbuf *reply_storage, uint8_t *buf, size_t cap)
+{
+	int r = mon_send(sock, xbuf_ptr(req), xbuf_len(req), -1);
+	if (r < 0)
+		return r;
+	int fd;
+	ssize_t n = mon_recv(sock, buf, cap, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : (int)n;
+	xbuf_view_init(reply_storage, buf, (size_t)n);
+	return 0;
+}
+
+static int
+parse_answer(struct xbuf *rep, struct mon_answer *ret)
+{
+	uint8_t res;
+	uint32_t methods;
+	if (xbuf_get_u8(rep, &res) < 0 || xbuf_get_u32(rep, &methods) < 0 ||
+	    res > MON_AUTH_DISCONNECT)
+		return -EBADMSG;
+	ret->result = (enum mon_auth_result)res;
+	ret->methods = methods;
+	return 0;
+}
+
+int
+mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
+               struct mon_answer *ret)
+{
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	struct xbuf rep;
+	uint8_t buf[256];
+	xbuf_init(&req, MON_MSG_MAX);
+	if (xbuf_put_u8(&req, MON_REQ_PUBKEY) < 0 || xbuf_put_cstring(&req, user) < 0 ||
+	    xbuf_put_u8(&req, verified) < 0 || xbuf_put_string(&req, blob, len) < 0)
+		return -ENOBUFS;
+	int r = transact(sock, &req, &rep, buf, sizeof(buf));
+	return r < 0 ? r : parse_answer(&rep, ret);
+}
+
+int
+mon_ask_password(int sock, const char *user, const char *password, struct mon_answer *ret)
+{
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	struct xbuf rep;
+	uint8_t buf[256];
+	xbuf_init(&req, MON_MSG_MAX);
+	if (xbuf_put_u8(&req, MON_REQ_PASSWORD) < 0 || xbuf_put_cstring(&req, user) < 0 ||
+	    xbuf_put_cstring(&req, password) < 0)
+		return -ENOBUFS;
+	int r = transact(sock, &req, &rep, buf, sizeof(buf));
+	xbuf_deinit(&req); /* wipe the password copy early */
+	return r < 0 ? r : parse_answer(&rep, ret);
+}
+
+void
+mon_kbdint_clear(struct mon_kbdint *k)
+{
+	for (uint32_t i = 0; i < k->n && i < MON_KBDINT_MAX_PROMPTS; i++)
+		free(k->text[i]);
+	memset(k, 0, sizeof(*k));
+}
+
+static int
+parse_kbdint(struct xbuf *rep, struct mon_kbdint *ret)
+{
+	struct mon_kbdint k = {0};
+	uint8_t more;
+	if (parse_answer(rep, &k.ans) < 0 || xbuf_get_u8(rep, &more) < 0)
+		return -EBADMSG;
+	if (more) {
+		uint32_t n;
+		if (xbuf_get_u32(rep, &n) < 0 || n == 0 || n > MON_KBDINT_MAX_PROMPTS)
+			return -EBADMSG;
+		for (uint32_t i = 0; i < n; i++) {
+			if (xbuf_get_cstring(rep, &k.text[i], 1024) < 0 ||
+			    xbuf_get_u8(rep, &k.kind[i]) < 0) {
+				k.n = i + 1;
+				mon_kbdint_clear(&k);
+				return -EBADMSG;
+			}
+		}
+		k.n = n;
+	}
+	*ret = k;
+	return 0;
+}
+
+int
+mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret)
+{
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	struct xbuf rep;
+	uint8_t *buf = xmalloc(MON_MSG_MAX);
+	xbuf_init(&req, MON_MSG_MAX);
+	int r = -ENOBUFS;
+	if (xbuf_put_u8(&req, MON_REQ_KBDINT_QUERY) == 0 && xbuf_put_cstring(&req, user) == 0)
+		r = transact(sock, &req, &rep, buf, MON_MSG_MAX);
+	if (r == 0)
+		r = parse_kbdint(&rep, ret);
+	free(buf);
+	return r;
+}
+
+int
+mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
+                      struct mon_kbdint *ret)
+{
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	struct xbuf rep;
+	xbuf_init(&req, MON_MSG_MAX);
+	if (xbuf_put_u8(&req, MON_REQ_KBDINT_ANSWER) < 0 || xbuf_put_cstring(&req, user) < 0 ||
+	    xbuf_put_u32(&req, n) < 0)
+		return -ENOBUFS;
+	for (uint32_t i = 0; i < n; i++)
+		if (xbuf_put_cstring(&req, answers[i] ? answers[i] : "") < 0)
+			return -ENOBUFS;
+	uint8_t *buf = xmalloc(MON_MSG_MAX);
+	int r = transact(sock, &req, &rep, buf, MON_MSG_MAX);
+	xbuf_deinit(&req);
+	if (r == 0)
+		r = parse_kbdint(&rep, ret);
+	free(buf);
+	return r;
+}
+
+int
+mon_ask_spawn_worker(int sock, int *ret_fd)
+{
+	uint8_t req = MON_REQ_SPAWN_WORKER, buf[16];
+	int r = mon_send(sock, &req, 1, -1);
+	if (r < 0)
+		return r;
+	int fd;
+	ssize_t n = mon_recv(sock, buf, sizeof(buf), &fd);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : (int)n;
+	if (buf[0] != 1 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EPERM;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+void
+mon_note(int sock, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	xbuf_init(&req, MON_MSG_MAX);
+	if (xbuf_put_u8(&req, MON_REQ_NOTE) < 0 || xbuf_put_u8(&req, (uint8_t)level) < 0 ||
+	    xbuf_put_cstring(&req, line) < 0)
+		return;
+	(void)mon_send(sock, xbuf_ptr(&req), xbuf_len(&req), -1);
+}
+
+int
+priv_drop_to(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups)
+{
+	if (setgroups(ngroups, groups) < 0)
+		return -errno;
+	if (setresgid(gid, gid, gid) < 0)
+		return -errno;
+	if (setresuid(uid, uid, uid) < 0)
+		return -errno;
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		return -errno;
+	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
+		return -EPERM;
+	/* Regaining root must be impossible. */
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		return -EPERM;
+	return 0;
+}
+
+void
+priv_harden_process(void)
+{
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct rlimit rl = {0, 0};
+	(void)setrlimit(RLIMIT_CORE, &rl);
+}

@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# berthd privilege separation: the pre-auth network child is not root and is chrooted;
+# the worker has exactly the account's uid/gid/groups and no capabilities; jail escapes
+# through the daemon fail; a crash in one connection leaves the others alone.
+BERTHD=${1:-${BERTHD:-}}
+source "$(dirname "$0")/lib.sh"
+
+setup_keys
+write_accounts
+write_config
+start_berthd
+echo "secret-outside-the-jail" >"$T/outside.txt"
+ln -s /etc "$JAIL/etc-link"
+ln -s ../outside.txt "$JAIL/rel-link"
+mkdir -p "$JAIL/sub"
+
+$PY - "$PORT" "$T" "$BERTHD_PID" "$(id -u)" "$ACCT_UID" "$ACCT_GID" "$ACCT_GROUPS" <<'EOF' || fail "privsep checks"
+import os, socket, sys, time, paramiko
+
+port, t, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+as_root = sys.argv[4] == "0"
+uid, gid = int(sys.argv[5]), int(sys.argv[6])
+groups = [] if sys.argv[7] == "none" else sorted(int(g) for g in sys.argv[7].split(","))
+
+def status(pid):
+    d = {}
+    for line in open("/proc/%d/status" % pid):
+        k, _, v = line.partition(":")
+        d[k] = v.split()
+    return d
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                st = status(int(p))
+            except OSError:
+                continue
+            if int(st["PPid"][0]) == pid:
+                out.append(int(p))
+    return out
+
+def descendants(pid):
+    out = []
+    for c in children(pid):
+        out.append(c)
+        out.extend(descendants(c))
+    return out
+
+# 1. Pre-auth: a connection that only read the banner.
+s = socket.create_connection(("127.0.0.1", port))
+assert s.recv(64).startswith(b"SSH-2.0-")
+time.sleep(0.3)
+monitors = children(master)
+assert len(monitors) == 1, monitors
+nets = children(monitors[0])
+assert len(nets) == 1, nets
+st = status(nets[0])
+if as_root:
+    assert all(int(x) != 0 for x in st["Uid"]), ("pre-auth child runs as root", st["Uid"])
+    assert all(int(x) != 0 for x in st["Gid"]), st["Gid"]
+    assert st.get("Groups", []) == [], st.get("Groups")
+    assert os.readlink("/proc/%d/root" % nets[0]) == "/run/berthd/empty", \
+        os.readlink("/proc/%d/root" % nets[0])
+assert st["NoNewPrivs"] == ["1"], st["NoNewPrivs"]
+assert int(st["CapEff"][0], 16) == 0 and int(st["CapPrm"][0], 16) == 0, st["CapEff"]
+print("pre-auth child", nets[0], "uid", st["Uid"], "root", os.readlink("/proc/%d/root" % nets[0]))
+s.close()
+time.sleep(0.3)
+
+# 2. Authenticated sessions: find the worker and check its credentials.
+def connect():
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect("127.0.0.1", port, "demo", key_filename=t + "/client_key",
+              allow_agent=False, look_for_keys=False, timeout=10)
+    return c, c.open_sftp()
+
+c1, s1 = connect()
+c2, s2 = connect()
+s1.listdir("."); s2.listdir(".")
+time.sleep(0.2)
+workers = [p for p in descendants(master) if int(status(p)["Uid"][0]) == uid]
+if as_root:
+    assert len(workers) == 2, workers
+    for w in workers:
+        st = status(w)
+        assert st["Uid"] == [str(uid)] * 4, st["Uid"]
+        assert st["Gid"] == [str(gid)] * 4, st["Gid"]
+        assert sorted(int(g) for g in st.get("Groups", [])) == groups, st.get("Groups")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            assert int(st[cap][0], 16) == 0, (cap, st[cap])
+        assert st["NoNewPrivs"] == ["1"]
+        # A fresh image (re-executed after the uid switch): no host keys, no hashes.
+        assert b"--internal-worker" in open("/proc/%d/cmdline" % w, "rb").read()
+    print("workers", workers, "uid/gid/groups exact, no capabilities, re-executed")
+    # The network children of authenticated sessions are not root either.
+    for m in children(master):
+        for p in children(m):
+            if p not in workers:
+                assert int(status(p)["Uid"][1]) != 0, ("net child is root", p)
+
+# 3. Jail escapes through the daemon.
+secret = open(t + "/outside.txt").read()
+passwd = open("/etc/passwd").read()
+def must_fail(fn, *a):
+    try:
+        r = fn(*a)
+    except (IOError, OSError):
+        return
+    raise AssertionError("escape succeeded: %s%r -> %r" % (fn.__name__, a, r))
+def read(path):
+    with s1.open(path, "r") as f:
+        return f.read().decode()
+for p in ("/etc/passwd", "../../../../etc/passwd", "/../../etc/passwd",
+          "etc-link/passwd", "rel-link", "sub/../../outside.txt"):
+    try:
+        data = read(p)
+    except (IOError, OSError):
+        continue
+    assert secret not in data and "root:x:0:0" not in data, ("escape via", p)
+s1.symlink("/etc/passwd", "made-link")
+must_fail(read, "made-link")
+s1.symlink("../../../../" + t.lstrip("/") + "/outside.txt", "made-link2")
+must_fail(read, "made-link2")
+assert s1.normalize("../../..") == "/", s1.normalize("../../..")
+# ".." above the jail root clamps to the root (RESOLVE_IN_ROOT), never outside it.
+try:
+    s1.put(t + "/outside.txt", "../escaped.txt")
+except (IOError, OSError):
+    pass
+assert not os.path.exists(t + "/escaped.txt"), "upload escaped the jail"
+assert not os.path.exists(os.path.dirname(t) + "/escaped.txt"), "upload escaped the jail"
+print("jail escapes refused")
+
+# 4. Crash isolation: kill one worker hard, the other session keeps working.
+if as_root:
+    os.kill(workers[0], 11)
+    time.sleep(0.3)
+    alive = None
+    for s in (s1, s2):
+        try:
+            s.listdir(".")
+            alive = s if alive is None else alive
+        except Exception:
+            pass
+    assert alive is not None, "both sessions died"
+    with alive.open("after-crash.txt", "w") as f:
+        f.write("still here")
+    c3, s3 = connect()
+    assert "after-crash.txt" in s3.listdir(".")
+    c3.close()
+    print("crash in one worker left the other session and new logins working")
+c1.close(); c2.close()
+EOF
+ok "privilege separation, worker credentials, jail and crash isolation"
+echo "all privsep tests passed"
