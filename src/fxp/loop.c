@@ -88,7 +88,11 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 			fxp_log(e, LOG_LEVEL_ERROR, "internal error: engine stalled");
 			return 255;
 		}
-		if (poll(pfd, 2, -1) < 0) {
+		if (pending == 0) {
+			/* Only input can make progress: block in read() itself and save a
+			 * poll() per request round trip (non-blocking fds fall back). */
+			pfd[0].revents = POLLIN;
+		} else if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			fxp_log(e, LOG_LEVEL_ERROR, "poll: %s", strerror(errno));
@@ -103,7 +107,10 @@ fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 			if (n == 0) {
 				fxp_log(e, LOG_LEVEL_DEBUG1, "read eof");
 				input_eof = true;
-			} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+			} else if (n < 0 && errno == EAGAIN) {
+				struct pollfd in = {.fd = in_fd, .events = POLLIN};
+				(void)poll(&in, 1, -1);
+			} else if (n < 0 && errno != EINTR) {
 				fxp_log(e, LOG_LEVEL_ERROR, "read: %s", strerror(errno));
 				return 1;
 			}
