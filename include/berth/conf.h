@@ -221,8 +221,6 @@ struct berth_config {
 	uint32_t per_source_netblock_v4;  /* PerSourceNetBlockSize (32:128) IPv4 prefix */
 	uint32_t per_source_netblock_v6;  /*   ... IPv6 prefix */
 	uint32_t max_sessions;            /* MaxSessions (1024) connections in total */
-	uint32_t client_alive_interval;   /* ClientAliveInterval (0 = off) */
-	uint32_t client_alive_count_max;  /* ClientAliveCountMax (3) */
 	uint32_t idle_timeout;            /* IdleTimeout (0 = off): no SFTP request for this long */
 	uint32_t stall_timeout;           /* StallTimeout (300): transfer made no progress */
 

@@ -1010,10 +1010,6 @@ static const struct kw keywords[] = {
          .dump = dump_netblock},
         {"MaxSessions", KW_UINT, "int", "1024", "Connections in total.", OFF(max_sessions), 1,
          1000000},
-        {"ClientAliveInterval", KW_DURATION, "duration", "0", "Keepalive probe interval; 0 = off.",
-         OFF(client_alive_interval), 0, 86400},
-        {"ClientAliveCountMax", KW_UINT, "int", "3", "Unanswered probes before disconnect.",
-         OFF(client_alive_count_max), 1, 1000},
         {"IdleTimeout", KW_DURATION, "duration", "0",
          "Disconnect a session without requests for this long; 0 = off.", OFF(idle_timeout), 0,
          604800},
@@ -1291,6 +1287,12 @@ parse_line(struct parse_ctx *ctx, char *line)
 		return;
 	}
 	k = kw_find(kwname, &idx);
+	if (!k && (strcasecmp(kwname, "ClientAliveInterval") == 0 ||
+		   strcasecmp(kwname, "ClientAliveCountMax") == 0)) {
+		/* sshd habit: say what berthd offers instead of a bare "unknown". */
+		ctx_error(ctx, "%s is not supported; use IdleTimeout and StallTimeout", kwname);
+		return;
+	}
 	if (!k) {
 		ctx_error(ctx, "unknown keyword \"%.64s\"", kwname);
 		return;
