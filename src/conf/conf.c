@@ -1325,6 +1325,21 @@ parse_line(struct parse_ctx *ctx, char *line)
 	}
 }
 
+/* True for bytes below 0x20 other than tab, and DEL; a CR right before the newline
+ * (a CRLF file) is allowed. */
+static bool
+has_control_char(const char *p, size_t len)
+{
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 static void
 parse_text(struct parse_ctx *ctx, const char *text, size_t len)
 {
@@ -1341,6 +1356,10 @@ parse_text(struct parse_ctx *ctx, const char *text, size_t len)
 			          BERTH_CONF_MAX_LINE);
 		} else if (memchr(text + pos, '\0', llen)) {
 			ctx_error(ctx, "NUL byte in line");
+		} else if (has_control_char(text + pos, llen)) {
+			/* A stray CR or escape inside a value would be stored, printed by -T
+			 * and mean something else when read back. */
+			ctx_error(ctx, "control character in line");
 		} else {
 			line = xstrndup(text + pos, llen);
 			parse_line(ctx, line);

@@ -176,6 +176,16 @@ test_hostile_input(void **state)
 	                 BERTH_CONF_E_INVALID);
 	assert_true(has_error(&e, "n.conf:2: NUL byte"));
 	berth_errors_free(&e);
+
+	/* A CR inside a value (found by fuzz-conf: -T printed it, reading it back failed);
+	 * CRLF line ends stay fine. */
+	assert_int_equal(load("AllowUsers alice\nAllowUsers \r x\n", &cfg, &e),
+	                 BERTH_CONF_E_INVALID);
+	assert_true(has_error(&e, "t.conf:2: control character"));
+	berth_errors_free(&e);
+	assert_int_equal(load("Port 2222\r\nAllowUsers bob\r\n", &cfg, &e), 0);
+	assert_int_equal(cfg.port, 2222);
+	berth_config_free(&cfg);
 	free(text);
 }
 
