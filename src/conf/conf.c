@@ -333,7 +333,8 @@ set_string(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
 static void
 put_word(FILE *f, const char *s)
 {
-	if (s[0] && strcspn(s, " \t\"#\\") == strlen(s)) {
+	/* A leading '=' would be read as the "Keyword=value" separator. */
+	if (s[0] && s[0] != '=' && strcspn(s, " \t\"#\\") == strlen(s)) {
 		fputs(s, f);
 		return;
 	}

@@ -183,6 +183,20 @@ test_hostile_input(void **state)
 	                 BERTH_CONF_E_INVALID);
 	assert_true(has_error(&e, "t.conf:2: control character"));
 	berth_errors_free(&e);
+	/* A value that is just "=" must be printed so that it reads back (fuzz-conf). */
+	assert_int_equal(load("AllowUsers a = b\n", &cfg, &e), 0);
+	assert_int_equal(cfg.n_allow_users, 3);
+	assert_string_equal(cfg.allow_users[1], "=");
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *mf = open_memstream(&out, &outlen);
+	berth_config_dump(&cfg, mf);
+	fclose(mf);
+	berth_config_free(&cfg);
+	assert_int_equal(berth_config_load_string(out, outlen, "dump", &cfg, &e), 0);
+	assert_int_equal(cfg.n_allow_users, 3);
+	berth_config_free(&cfg);
+	free(out);
 	assert_int_equal(load("Port 2222\r\nAllowUsers bob\r\n", &cfg, &e), 0);
 	assert_int_equal(cfg.port, 2222);
 	berth_config_free(&cfg);
