@@ -449,6 +449,12 @@ set_algos(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
 	if (need_args(ctx, k, argc, 1) < 0)
 		return -1;
 	v = argv[0];
+	const char *names = v + (strchr("+-^", v[0]) ? 1 : 0);
+	size_t nlen = strlen(names);
+	if (nlen == 0 || names[nlen - 1] == ',') {
+		ctx_msg(ctx, "%s: empty algorithm name in \"%s\"", k->name, v);
+		return -1;
+	}
 	/* Every name must be known to libssh 0.10 (typos would otherwise only show at runtime). */
 	for (const char *p = v + (strchr("+-^", v[0]) ? 1 : 0); *p;) {
 		size_t len = strcspn(p, ",");

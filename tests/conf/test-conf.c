@@ -183,6 +183,11 @@ test_hostile_input(void **state)
 	                 BERTH_CONF_E_INVALID);
 	assert_true(has_error(&e, "t.conf:2: control character"));
 	berth_errors_free(&e);
+	/* "MACs ^" would have made a list with an empty first name (fuzz-conf). */
+	assert_int_equal(load("MACs ^\nCiphers aes128-ctr,\n", &cfg, &e), BERTH_CONF_E_INVALID);
+	assert_true(has_error(&e, "t.conf:1: MACs: empty algorithm name"));
+	assert_true(has_error(&e, "t.conf:2: Ciphers: empty algorithm name"));
+	berth_errors_free(&e);
 	/* A value that is just "=" must be printed so that it reads back (fuzz-conf). */
 	assert_int_equal(load("AllowUsers a = b\n", &cfg, &e), 0);
 	assert_int_equal(cfg.n_allow_users, 3);
