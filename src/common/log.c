@@ -160,6 +160,15 @@ log_msg(enum log_level l, const char *fmt, ...)
 }
 
 void
+log_callback(void *userdata, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, fmt, ap);
+	va_end(ap);
+}
+
+void
 log_fatal(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -31,15 +31,6 @@ struct worker_log_ctx {
 };
 
 static void
-engine_log(void *userdata, int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg((enum log_level)level, fmt, ap);
-	va_end(ap);
-}
-
-static void
 engine_transfer(void *userdata, const struct fxp_transfer *t)
 {
 	const struct worker_log_ctx *c = userdata;
@@ -141,7 +132,7 @@ worker_exec_main(int argc, char **argv)
 	        .home = start,
 	        .peer = peer,
 	        .numeric_ids = true,
-	        .log = engine_log,
+	        .log = log_callback,
 	        .transfer = engine_transfer,
 	        .userdata = &lc,
 	};

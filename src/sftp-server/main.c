@@ -30,18 +30,6 @@ usage(void)
 	exit(1);
 }
 
-static void engine_log(void *userdata, int level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-engine_log(void *userdata, int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg((enum log_level)level, fmt, ap);
-	va_end(ap);
-}
-
 /* "~" and "~user" at the start of -d, as OpenSSH's tilde_expand_filename(). */
 static char *
 tilde_expand(const char *path, const struct passwd *pw)
@@ -261,7 +249,7 @@ main(int argc, char **argv)
 	        .user = pw->pw_name,
 	        .home = home,
 	        .peer = client_addr,
-	        .log = engine_log,
+	        .log = log_callback,
 	};
 	if (denied)
 		cfg.denied = parse_request_list(denied, "denied");
