@@ -44,7 +44,7 @@ void log_vmsg(enum log_level l, const char *fmt, va_list ap) __attribute__((form
 /* Adapter with the signature of a library log callback (e.g. the SFTP engine's
  * fxp_engine_config.log): @level is an enum log_level, @userdata is ignored. */
 void log_callback(void *userdata, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* Log at FATAL and exit(@code). */
 void log_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

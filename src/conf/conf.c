@@ -1295,7 +1295,7 @@ parse_line(struct parse_ctx *ctx, char *line)
 	}
 	k = kw_find(kwname, &idx);
 	if (!k && (strcasecmp(kwname, "ClientAliveInterval") == 0 ||
-		   strcasecmp(kwname, "ClientAliveCountMax") == 0)) {
+	           strcasecmp(kwname, "ClientAliveCountMax") == 0)) {
 		/* sshd habit: say what berthd offers instead of a bare "unknown". */
 		ctx_error(ctx, "%s is not supported; use IdleTimeout and StallTimeout", kwname);
 		return;

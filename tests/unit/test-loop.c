@@ -47,7 +47,7 @@ static void
 send_frame(int fd, struct xbuf *body)
 {
 	uint8_t len[4] = {(uint8_t)(xbuf_len(body) >> 24), (uint8_t)(xbuf_len(body) >> 16),
-			  (uint8_t)(xbuf_len(body) >> 8), (uint8_t)xbuf_len(body)};
+	                  (uint8_t)(xbuf_len(body) >> 8), (uint8_t)xbuf_len(body)};
 	write_all(fd, len, 4);
 	write_all(fd, xbuf_ptr(body), xbuf_len(body));
 	xbuf_reset(body);
@@ -147,7 +147,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pipelined_reads_complete),
+	        cmocka_unit_test(test_pipelined_reads_complete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
