@@ -133,8 +133,10 @@ quickstart_prepare(const char *dir, struct quickstart_info *info)
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	if (uid == 0) {
-		/* As root the demo account runs as an unprivileged user that owns its files. */
-		struct passwd *pw = getpwnam("berth");
+		/* As root the demo account runs as an unprivileged user that owns its files:
+		 * berth-demo (scripts/quickstart creates it), never the privsep user "berth";
+		 * nobody only as a last resort. */
+		struct passwd *pw = getpwnam("berth-demo");
 		if (!pw)
 			pw = getpwnam("nobody");
 		if (!pw)
