@@ -27,5 +27,4 @@ int worker_run(const struct worker_params *p, int fd);
 /* main() of the re-executed worker (argv[1] == WORKER_ARGV_MARK). */
 int worker_exec_main(int argc, char **argv);
 
-/* The master hands the monitors its account database (loaded before fork). */
-void monitor_set_accounts(const struct berth_accounts *db);
+

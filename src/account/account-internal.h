@@ -15,7 +15,7 @@ struct berth_accounts {
 	struct vaccount *v;
 	size_t n;
 	char *file;
-	char *dummy_hash; /* random phrase hashed like the first account's hash */
+	char *dummy_hash; /* crypt setting for unknown users: the first account's hash */
 };
 
 bool password_hash_supported(const char *hash);

@@ -67,23 +67,16 @@ char *
 password_make_dummy(const char *template_hash)
 {
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-	char random_pw[33];
-	uint8_t rnd[16];
-	char *dummy = NULL;
 
-	/* Random phrase: the dummy hash must never be matchable. */
-	if (getentropy(rnd, sizeof(rnd)) < 0)
-		memset(rnd, 0x5a, sizeof(rnd));
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(random_pw + 2 * i, 3, "%02x", rnd[i]);
+	/* The dummy is only ever used as a crypt(3) setting whose result is thrown away
+	 * (password_dummy_run), so the real hash of the first account does: same
+	 * algorithm, cost and salt, hence the same time, and nothing is computed at load
+	 * (each connection's monitor loads the accounts file). */
 	if (template_hash && password_hash_supported(template_hash))
-		dummy = hash_with(random_pw, template_hash); /* same algorithm and cost */
-	if (!dummy && crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)))
-		dummy = hash_with(random_pw, setting);
-	if (!dummy)
-		dummy = xstrdup("$6$berthdummysalt$"); /* unreachable on libxcrypt */
-	explicit_bzero(random_pw, sizeof(random_pw));
-	return dummy;
+		return xstrdup(template_hash);
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)))
+		return xstrdup(setting);
+	return xstrdup("$6$berthdummysalt$"); /* unreachable on libxcrypt */
 }
 
 int

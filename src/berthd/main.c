@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -105,6 +106,32 @@ check_config(const struct berth_config *cfg)
 	if (b)
 		ssh_bind_free(b);
 	return bad ? 1 : 0;
+}
+
+/* Load the accounts file in a child and report its errors; true when it loads. */
+static bool
+accounts_file_loads(const char *path)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %m");
+		return false;
+	}
+	if (pid == 0) {
+		struct berth_errors errs = BERTH_ERRORS_NULL;
+		struct berth_accounts *db = NULL;
+		int r = berth_accounts_load(path, &db, &errs);
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s", errs.msgs[i]);
+		if (r < 0 || !db)
+			log_error("AccountsFile %s: %s", path, r < 0 ? strerror(-r) : "invalid");
+		_exit(r < 0 || !db ? 1 : 0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 int
@@ -241,22 +268,11 @@ main(int argc, char **argv)
 	log_init("berthd", level, use_stderr ? LOG_SINK_STDERR : LOG_SINK_SYSLOG,
 	         cfg.syslog_facility);
 
-	struct berth_accounts *db = NULL;
-	if (cfg.accounts_file) {
-		struct berth_errors errs = BERTH_ERRORS_NULL;
-		int r = berth_accounts_load(cfg.accounts_file, &db, &errs);
-		for (size_t i = 0; i < errs.n; i++)
-			log_error("%s", errs.msgs[i]);
-		berth_errors_free(&errs);
-		if (r < 0 || !db) {
-			log_error("AccountsFile %s: %s", cfg.accounts_file,
-			          r < 0 ? strerror(-r) : "invalid");
-			return 1;
-		}
-	} else {
-		db = berth_accounts_new_empty();
-	}
-	monitor_set_accounts(db);
+	/* Check the accounts file now, for an early clear error, but in a throw-away child:
+	 * the master's memory (inherited by every network child) never holds a hash.
+	 * Each connection's monitor loads the file itself (src/priv/monitor.c). */
+	if (cfg.accounts_file && !accounts_file_loads(cfg.accounts_file))
+		return 1;
 
 	struct daemon_runtime rt;
 	if (daemon_runtime_init(&rt, &cfg) < 0)
@@ -288,7 +304,6 @@ main(int argc, char **argv)
 	int r = daemon_run(&cfg, &rt);
 	if (cfg.pid_file && !quickstart)
 		unlink(cfg.pid_file);
-	berth_accounts_free(db);
 	berth_config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }

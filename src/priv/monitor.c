@@ -52,13 +52,30 @@ struct monitor {
 	time_t session_start;
 };
 
-/* The account database is loaded once in the master (before fork) and shared. */
-static const struct berth_accounts *monitor_db;
+/* The account database: loaded by each connection's monitor after the network child
+ * has been forked, so no unprivileged process ever had a password hash in memory, and
+ * edits to the accounts file apply to the next connection without a restart. */
+static struct berth_accounts *monitor_db;
 
-void
-monitor_set_accounts(const struct berth_accounts *db)
+static struct berth_accounts *
+load_accounts(const struct berth_config *cfg)
 {
-	monitor_db = db;
+	struct berth_accounts *db = NULL;
+	if (cfg->accounts_file) {
+		struct berth_errors errs = BERTH_ERRORS_NULL;
+		int r = berth_accounts_load(cfg->accounts_file, &db, &errs);
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s", errs.msgs[i]);
+		berth_errors_free(&errs);
+		if (r < 0 || !db) {
+			/* Fail closed: nobody can log in until the file is fixed. */
+			log_error("AccountsFile %s: %s; refusing logins", cfg->accounts_file,
+			          r < 0 ? strerror(-r) : "invalid");
+			berth_accounts_free(db);
+			db = NULL;
+		}
+	}
+	return db ? db : berth_accounts_new_empty();
 }
 
 static uint32_t
@@ -561,9 +578,6 @@ setup_net_child_logging(const struct berth_config *cfg)
 static _noreturn_ void
 net_child(const struct monitor_conn *mc, int sock)
 {
-	/* The network child never needs accounts: wipe the hashes out of this image. */
-	berth_accounts_free((struct berth_accounts *)monitor_db);
-	monitor_db = NULL;
 	setup_net_child_logging(mc->cfg);
 	if (mc->rt->privileged) {
 		if (chroot(mc->rt->privsep_chroot) < 0 || chdir("/") < 0) {
@@ -617,6 +631,7 @@ monitor_connection_run(const struct monitor_conn *mc)
 	close(sv[1]);
 	close(mc->fd); /* the network child owns the connection */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	monitor_db = load_accounts(mc->cfg);
 
 	struct monitor m = {.mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid};
 	time_t start = time(NULL);
