@@ -77,4 +77,27 @@ sftp_key "$T/b" >/dev/null || fail "login on the first listener"
 sftp -q "${SSH_COMMON[@]}" -o IdentitiesOnly=yes -i "$T/client_key" -P "$PORT2" -b "$T/b" \
 	demo@127.0.0.2 >/dev/null || fail "login on the second listener"
 ok "several listeners${PORT6:+ (incl. IPv6 [::1]:$PORT6 bound)}"
+stop_berthd
+
+# The accounts file is read for every connection: a new password applies to the next
+# login without a restart, and a file broken meanwhile refuses logins (fail closed).
+write_config
+start_berthd
+sftp_password "$T/b" "$PASSWORD" >/dev/null || fail "password login before the edit"
+OLD_PASSWORD=$PASSWORD
+PASSWORD="changed-$RANDOM-pass"
+write_accounts
+sftp_password "$T/b" "$PASSWORD" >/dev/null || fail "new password refused without a restart"
+if sftp_password "$T/b" "$OLD_PASSWORD" >/dev/null 2>&1; then
+	fail "old password still accepted after the edit"
+fi
+echo "Account" >>"$T/accounts"
+if sftp_key "$T/b" >/dev/null 2>&1; then
+	fail "login accepted while the accounts file does not load"
+fi
+wait_log "AccountsFile .*refusing logins" || fail "broken accounts file not logged"
+write_accounts
+sftp_key "$T/b" >/dev/null || fail "login after the accounts file was fixed"
+ok "accounts file edits apply to the next login; a broken file refuses logins"
+stop_berthd
 echo "all config tests passed"
