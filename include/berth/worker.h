@@ -26,5 +26,3 @@ struct worker_params {
 int worker_run(const struct worker_params *p, int fd);
 /* main() of the re-executed worker (argv[1] == WORKER_ARGV_MARK). */
 int worker_exec_main(int argc, char **argv);
-
-
