@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include <stdarg.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +57,11 @@ struct berth_errors {
  */
 void berth_errors_add(struct berth_errors *e, const char *file, unsigned line, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* berth_errors_vadd() - berth_errors_add() with a va_list. */
+void berth_errors_vadd(struct berth_errors *e, const char *file, unsigned line, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 4, 0)));
+/* berth_errors_find() - true if any collected message contains @needle. */
+bool berth_errors_find(const struct berth_errors *e, const char *needle);
 
 /**
  * berth_errors_free() - free all messages and reset @e to BERTH_ERRORS_NULL. NULL is fine.

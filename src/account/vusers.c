@@ -54,14 +54,12 @@ struct vparse {
 
 static void _printf_(2, 3) verr(struct vparse *vp, const char *fmt, ...)
 {
-	char buf[768];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	berth_errors_vadd(vp->errors, vp->file, vp->line, fmt, ap);
 	va_end(ap);
 	vp->failed = true;
-	berth_errors_add(vp->errors, vp->file, vp->line, "%s", buf);
 }
 
 static void

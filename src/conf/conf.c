@@ -80,14 +80,12 @@ static void _printf_(2, 3) ctx_msg(struct parse_ctx *ctx, const char *fmt, ...)
 
 static void _printf_(2, 3) ctx_error(struct parse_ctx *ctx, const char *fmt, ...)
 {
-	char buf[768];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	berth_errors_vadd(ctx->errors, ctx->file, ctx->line, fmt, ap);
 	va_end(ap);
 	ctx->failed = true;
-	berth_errors_add(ctx->errors, ctx->file, ctx->line, "%s", buf);
 }
 
 #define FIELD(cfg, k, type)  ((type *)((char *)(cfg) + (k)->off))

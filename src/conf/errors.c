@@ -11,8 +11,27 @@
 void
 berth_errors_add(struct berth_errors *e, const char *file, unsigned line, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
 	va_list ap;
+
+	va_start(ap, fmt);
+	berth_errors_vadd(e, file, line, fmt, ap);
+	va_end(ap);
+}
+
+bool
+berth_errors_find(const struct berth_errors *e, const char *needle)
+{
+	for (size_t i = 0; e && i < e->n; i++)
+		if (strstr(e->msgs[i], needle))
+			return true;
+	return false;
+}
+
+void
+berth_errors_vadd(struct berth_errors *e, const char *file, unsigned line, const char *fmt,
+                  va_list ap)
+{
+	_cleanup_free_ char *msg = NULL;
 
 	if (!e)
 		return;
@@ -20,10 +39,8 @@ berth_errors_add(struct berth_errors *e, const char *file, unsigned line, const 
 		e->dropped++;
 		return;
 	}
-	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	va_end(ap);
 	if (!msg)
 		msg = xstrdup("(out of memory formatting message)");
 

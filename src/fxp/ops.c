@@ -702,8 +702,6 @@ op_copy_data(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (vfs_fstat(rh->file, &ra) < 0 || vfs_fstat(wh->file, &wa) < 0 ||
 	    (ra.dev == wa.dev && ra.ino == wa.ino))
 		return send_status(e, id, FX_FAILURE);
-	if (!(rh->vfs_flags & VFS_O_READ) && (rh->vfs_flags & VFS_O_WRITE))
-		return send_status(e, id, FX_FAILURE);
 	uint64_t copied = 0;
 	r = vfs_copy(rh->file, roff, rlen, wh->file, woff, &copied);
 	rh->bytes_read += copied;

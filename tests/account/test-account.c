@@ -19,15 +19,6 @@
 #include "berth/conf.h"
 #include "berth/xmem.h"
 
-static bool
-has_error(const struct berth_errors *e, const char *needle)
-{
-	for (size_t i = 0; i < e->n; i++)
-		if (strstr(e->msgs[i], needle))
-			return true;
-	return false;
-}
-
 static char *
 make_hash(const char *prefix, unsigned long cost, const char *pw)
 {
@@ -232,11 +223,11 @@ test_accounts_errors(void **state)
 	                      "acc:19:",
 	                      "acc:9: Account noroot: Uid and Gid are required"};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
-		if (!has_error(&e, want[i]))
+		if (!berth_errors_find(&e, want[i]))
 			print_error("missing %s\n", want[i]);
-		assert_true(has_error(&e, want[i]));
+		assert_true(berth_errors_find(&e, want[i]));
 	}
-	assert_false(has_error(&e, "acc:8:"));
+	assert_false(berth_errors_find(&e, "acc:8:"));
 	berth_errors_free(&e);
 }
 
@@ -423,14 +414,14 @@ test_config_check(void **state)
 	assert_int_equal(berth_config_check(&cfg, &e), BERTH_CONF_E_INVALID);
 	for (size_t i = 0; i < e.n; i++)
 		print_message("  %s\n", e.msgs[i]);
-	assert_true(has_error(&e, "berthd.conf:2: HostKey"));
-	assert_true(has_error(&e, "too open"));
-	assert_true(has_error(&e, "absent: No such file"));
-	assert_true(has_error(
+	assert_true(berth_errors_find(&e, "berthd.conf:2: HostKey"));
+	assert_true(berth_errors_find(&e, "too open"));
+	assert_true(berth_errors_find(&e, "absent: No such file"));
+	assert_true(berth_errors_find(
 	        &e, "berthd.conf:6: AuthenticationMethods: method \"password\" is disabled"));
-	assert_true(has_error(&e, "accounts:9: Account b: Root"));
-	assert_true(has_error(&e, "nokeys"));
-	assert_false(has_error(&e, "Account a"));
+	assert_true(berth_errors_find(&e, "accounts:9: Account b: Root"));
+	assert_true(berth_errors_find(&e, "nokeys"));
+	assert_false(berth_errors_find(&e, "Account a"));
 	berth_errors_free(&e);
 	berth_config_free(&cfg);
 

@@ -64,15 +64,6 @@ key_text(uint8_t fill)
 	return s;
 }
 
-static bool
-has_error(const struct berth_errors *e, const char *needle)
-{
-	for (size_t i = 0; i < e->n; i++)
-		if (strstr(e->msgs[i], needle))
-			return true;
-	return false;
-}
-
 static void
 test_parse_options(void **state)
 {
@@ -202,19 +193,19 @@ test_hostile_lines(void **state)
 	assert_string_equal(l.entries[2].comment, "good3");
 	assert_int_equal(l.entries[2].line, 16);
 	assert_int_equal(e.n, 13);
-	assert_true(has_error(&e, "hostile:2: invalid base64"));
-	assert_true(has_error(&e, "hostile:3: unterminated"));
-	assert_true(has_error(&e, "hostile:4: cert-authority"));
-	assert_true(has_error(&e, "hostile:5: ssh-dss"));
-	assert_true(has_error(&e, "hostile:6: key data does not match"));
-	assert_true(has_error(&e, "hostile:7: unknown option"));
-	assert_true(has_error(&e, "hostile:8: line too long"));
-	assert_true(has_error(&e, "hostile:9: invalid CIDR"));
-	assert_true(has_error(&e, "hostile:10: invalid expiry-time"));
-	assert_true(has_error(&e, "hostile:11: principals"));
-	assert_true(has_error(&e, "hostile:12: certificate"));
-	assert_true(has_error(&e, "hostile:13:"));
-	assert_true(has_error(&e, "hostile:15: NUL byte"));
+	assert_true(berth_errors_find(&e, "hostile:2: invalid base64"));
+	assert_true(berth_errors_find(&e, "hostile:3: unterminated"));
+	assert_true(berth_errors_find(&e, "hostile:4: cert-authority"));
+	assert_true(berth_errors_find(&e, "hostile:5: ssh-dss"));
+	assert_true(berth_errors_find(&e, "hostile:6: key data does not match"));
+	assert_true(berth_errors_find(&e, "hostile:7: unknown option"));
+	assert_true(berth_errors_find(&e, "hostile:8: line too long"));
+	assert_true(berth_errors_find(&e, "hostile:9: invalid CIDR"));
+	assert_true(berth_errors_find(&e, "hostile:10: invalid expiry-time"));
+	assert_true(berth_errors_find(&e, "hostile:11: principals"));
+	assert_true(berth_errors_find(&e, "hostile:12: certificate"));
+	assert_true(berth_errors_find(&e, "hostile:13:"));
+	assert_true(berth_errors_find(&e, "hostile:15: NUL byte"));
 	authkeys_list_free(&l);
 	berth_errors_free(&e);
 	free(full);

@@ -21,15 +21,6 @@ load(const char *text, struct berth_config *cfg, struct berth_errors *errs)
 	return berth_config_load_string(text, strlen(text), "t.conf", cfg, errs);
 }
 
-static bool
-has_error(const struct berth_errors *e, const char *needle)
-{
-	for (size_t i = 0; i < e->n; i++)
-		if (strstr(e->msgs[i], needle))
-			return true;
-	return false;
-}
-
 static void
 test_defaults(void **state)
 {
@@ -118,7 +109,7 @@ test_first_wins(void **state)
 	berth_config_free(&cfg);
 	/* A later duplicate is still validated. */
 	assert_int_equal(load("Port 1000\nPort 99999\n", &cfg, &e), BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "t.conf:2:"));
+	assert_true(berth_errors_find(&e, "t.conf:2:"));
 	berth_errors_free(&e);
 }
 
@@ -148,11 +139,11 @@ test_all_errors_with_lines(void **state)
 	for (unsigned i = 1; i <= 14; i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "t.conf:%u: ", i);
-		assert_true(has_error(&e, want));
+		assert_true(berth_errors_find(&e, want));
 	}
-	assert_true(has_error(&e, "unknown keyword \"NoSuchKeyword\""));
-	assert_true(has_error(&e, "out of range"));
-	assert_true(has_error(&e, "unterminated"));
+	assert_true(berth_errors_find(&e, "unknown keyword \"NoSuchKeyword\""));
+	assert_true(berth_errors_find(&e, "out of range"));
+	assert_true(berth_errors_find(&e, "unterminated"));
 	berth_errors_free(&e);
 }
 
@@ -167,26 +158,26 @@ test_hostile_input(void **state)
 	memset(text, 'A', big);
 	memcpy(text + big, "\nPort 2\n", 9);
 	assert_int_equal(load(text, &cfg, &e), BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "t.conf:1: line too long"));
+	assert_true(berth_errors_find(&e, "t.conf:1: line too long"));
 	assert_int_equal(e.n, 1);
 	berth_errors_free(&e);
 
 	static const char nul[] = "Port 22\nPort\0 23\nLogLevel INFO\n";
 	assert_int_equal(berth_config_load_string(nul, sizeof(nul) - 1, "n.conf", &cfg, &e),
 	                 BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "n.conf:2: NUL byte"));
+	assert_true(berth_errors_find(&e, "n.conf:2: NUL byte"));
 	berth_errors_free(&e);
 
 	/* A CR inside a value (found by fuzz-conf: -T printed it, reading it back failed);
 	 * CRLF line ends stay fine. */
 	assert_int_equal(load("AllowUsers alice\nAllowUsers \r x\n", &cfg, &e),
 	                 BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "t.conf:2: control character"));
+	assert_true(berth_errors_find(&e, "t.conf:2: control character"));
 	berth_errors_free(&e);
 	/* "MACs ^" would have made a list with an empty first name (fuzz-conf). */
 	assert_int_equal(load("MACs ^\nCiphers aes128-ctr,\n", &cfg, &e), BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "t.conf:1: MACs: empty algorithm name"));
-	assert_true(has_error(&e, "t.conf:2: Ciphers: empty algorithm name"));
+	assert_true(berth_errors_find(&e, "t.conf:1: MACs: empty algorithm name"));
+	assert_true(berth_errors_find(&e, "t.conf:2: Ciphers: empty algorithm name"));
 	berth_errors_free(&e);
 	/* A value that is just "=" must be printed so that it reads back (fuzz-conf). */
 	assert_int_equal(load("AllowUsers a = b\n", &cfg, &e), 0);
@@ -281,8 +272,8 @@ test_include(void **state)
 
 	write_file(path, "Include conf.d/loop.inc\n");
 	assert_int_equal(berth_config_load(path, &cfg, &e), BERTH_CONF_E_INVALID);
-	assert_true(has_error(&e, "nesting deeper"));
-	assert_true(has_error(&e, "loop.inc:1:"));
+	assert_true(berth_errors_find(&e, "nesting deeper"));
+	assert_true(berth_errors_find(&e, "loop.inc:1:"));
 	berth_errors_free(&e);
 
 	snprintf(p2, sizeof(p2), "%s/missing.conf", dir);
