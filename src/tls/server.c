@@ -263,8 +263,7 @@ load_certs(const char *path, struct berth_errors *errors, X509 **ret_leaf,
 	X509 *leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	if (!leaf) {
-		unsigned long e = ERR_peek_last_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+		if (!strstr(data, "-----BEGIN CERTIFICATE-----"))
 			berth_errors_add(errors, path, 0,
 			                 "no PEM certificate found (expected \"-----BEGIN "
 			                 "CERTIFICATE-----\")");
@@ -325,12 +324,11 @@ load_key(const char *path, struct berth_errors *errors, EVP_PKEY **ret)
 	bool encrypted = false;
 	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pw_refuse, &encrypted) : NULL;
 	if (!k) {
-		unsigned long e = ERR_peek_last_error();
 		if (encrypted)
 			berth_errors_add(
 			        errors, path, 0,
 			        "private key is encrypted (passphrases are not supported)");
-		else if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+		else if (!strstr(data, "PRIVATE KEY-----"))
 			berth_errors_add(errors, path, 0,
 			                 "no PEM private key found (expected \"-----BEGIN PRIVATE "
 			                 "KEY-----\")");
