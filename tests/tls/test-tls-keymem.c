@@ -154,8 +154,8 @@ scan(const char *when)
 			for (size_t k = 0; k < N_NEEDLES; k++) {
 				const uint8_t *nd = needles + k * NEEDLE_MAX;
 				size_t nl = needle_len[k];
-				for (const uint8_t *h = chunk; (size_t)(h - chunk) + nl <= (size_t)got;
-				     h++) {
+				for (const uint8_t *h = chunk;
+				     (size_t)(h - chunk) + nl <= (size_t)got; h++) {
 					h = memmem(h, (size_t)got - (size_t)(h - chunk), nd, nl);
 					if (!h)
 						break;
