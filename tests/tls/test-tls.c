@@ -301,6 +301,49 @@ test_tls12(void **state)
 	versions(TLS1_2_VERSION, "TLSv1.2");
 }
 
+/* Server cipher preference, and no renegotiation. */
+static void
+test_preference_no_renegotiation(void **state)
+{
+	struct tls_server *srv = new_server(NULL);
+	int fd[2];
+	pair(fd);
+	SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, false, NULL, 0);
+	SSL_CTX_set_cipher_list(cctx, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	                              "ECDHE-ECDSA-AES128-GCM-SHA256");
+	SSL *cl = SSL_new(cctx);
+	SSL_set_fd(cl, fd[0]);
+	SSL_set_connect_state(cl);
+	struct tls_conn *sv;
+	assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
+	assert_int_equal(handshake(sv, cl).server, 0);
+	struct tls_conn_info info;
+	assert_int_equal(tls_conn_get_info(sv, &info), 0);
+	assert_string_equal(info.cipher, "ECDHE-ECDSA-AES128-GCM-SHA256");
+	/* The client asks to renegotiate: refused, the connection goes on. */
+	assert_int_equal(SSL_renegotiate(cl), 1);
+	int rc = SSL_do_handshake(cl);
+	assert_true(rc <= 0);
+	char b[16];
+	size_t n;
+	bool client_failed = false;
+	for (int i = 0; i < 50 && !client_failed; i++) {
+		assert_int_equal(tls_conn_read(sv, b, sizeof(b), &n), TLS_WANT_READ);
+		rc = SSL_do_handshake(cl);
+		if (rc <= 0 && SSL_get_error(cl, rc) == SSL_ERROR_SSL)
+			client_failed = true;
+	}
+	assert_true(client_failed);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
+	ERR_clear_error();
+	tls_conn_free(sv);
+	SSL_free(cl);
+	SSL_CTX_free(cctx);
+	close(fd[0]);
+	close(fd[1]);
+	tls_server_free(srv);
+}
+
 static void
 test_tls13(void **state)
 {
@@ -970,6 +1013,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_tls12),
 	        cmocka_unit_test(test_tls13),
+	        cmocka_unit_test(test_preference_no_renegotiation),
 	        cmocka_unit_test(test_old_versions_refused),
 	        cmocka_unit_test(test_alpn),
 	        cmocka_unit_test(test_resume_tls13_psk),
