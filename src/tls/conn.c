@@ -29,6 +29,15 @@ tls_conn_alloc(SSL_CTX *ctx, int fd, struct tls_conn **ret)
 	return 0;
 }
 
+/* Before each SSL_* call: a clean error queue and errno, no stale reason. */
+static void
+begin(struct tls_conn *c)
+{
+	c->reason[0] = '\0';
+	ERR_clear_error();
+	errno = 0;
+}
+
 static void
 set_reason(struct tls_conn *c, const char *text)
 {
@@ -122,9 +131,7 @@ tls_conn_handshake(struct tls_conn *c)
 {
 	if (c->done)
 		return 0;
-	c->reason[0] = '\0';
-	ERR_clear_error();
-	errno = 0;
+	begin(c);
 	int rc = SSL_do_handshake(c->ssl);
 	if (rc == 1) {
 		c->done = true;
@@ -163,38 +170,32 @@ tls_conn_handshake(struct tls_conn *c)
 	return r;
 }
 
-int
-tls_conn_read(struct tls_conn *c, void *buf, size_t len, size_t *ret_n)
+static int
+transfer(struct tls_conn *c, bool writing, void *buf, size_t len, size_t *ret_n)
 {
 	if (!c->done || len == 0)
 		return -EINVAL;
-	c->reason[0] = '\0';
-	ERR_clear_error();
-	errno = 0;
+	begin(c);
 	size_t n = 0;
-	int rc = SSL_read_ex(c->ssl, buf, len, &n);
+	int rc = writing ? SSL_write_ex(c->ssl, buf, len, &n) : SSL_read_ex(c->ssl, buf, len, &n);
 	if (rc == 1) {
 		*ret_n = n;
 		return 0;
 	}
-	return io_error(c, rc, "read");
+	return io_error(c, rc, writing ? "write" : "read");
+}
+
+int
+tls_conn_read(struct tls_conn *c, void *buf, size_t len, size_t *ret_n)
+{
+	return transfer(c, false, buf, len, ret_n);
 }
 
 int
 tls_conn_write(struct tls_conn *c, const void *buf, size_t len, size_t *ret_n)
 {
-	if (!c->done || len == 0)
-		return -EINVAL;
-	c->reason[0] = '\0';
-	ERR_clear_error();
-	errno = 0;
-	size_t n = 0;
-	int rc = SSL_write_ex(c->ssl, buf, len, &n);
-	if (rc == 1) {
-		*ret_n = n;
-		return 0;
-	}
-	return io_error(c, rc, "write");
+	/* SSL_write_ex() does not modify the buffer. */
+	return transfer(c, true, (void *)buf, len, ret_n);
 }
 
 bool
@@ -206,9 +207,7 @@ tls_conn_pending(const struct tls_conn *c)
 int
 tls_conn_shutdown(struct tls_conn *c, bool wait_peer)
 {
-	c->reason[0] = '\0';
-	ERR_clear_error();
-	errno = 0;
+	begin(c);
 	int st = SSL_get_shutdown(c->ssl);
 	if (!(st & SSL_SENT_SHUTDOWN) || SSL_want_write(c->ssl)) {
 		int rc = SSL_shutdown(c->ssl);

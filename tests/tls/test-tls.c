@@ -152,30 +152,55 @@ new_server(const struct tls_settings *override)
 	return srv;
 }
 
-/* A control connection, kept open as in FTP. */
-struct control {
+/* An in-process client and the server end, over a socketpair. */
+struct cli {
 	int fd[2];
 	SSL_CTX *cctx;
 	SSL *cl;
 	struct tls_conn *sv;
+};
+
+/* Takes @cctx; the server end is a control connection on @srv or a data connection
+ * on @d. */
+static void
+cli_open(struct cli *x, SSL_CTX *cctx, struct tls_server *srv, struct tls_data_ctx *d)
+{
+	pair(x->fd);
+	x->cctx = cctx;
+	x->cl = SSL_new(cctx);
+	SSL_set_fd(x->cl, x->fd[0]);
+	SSL_set_connect_state(x->cl);
+	if (srv)
+		assert_int_equal(tls_conn_new_server(srv, x->fd[1], &x->sv), 0);
+	else
+		assert_int_equal(tls_conn_new_data(d, x->fd[1], &x->sv), 0);
+}
+
+static void
+cli_close(struct cli *x)
+{
+	tls_conn_free(x->sv);
+	SSL_free(x->cl);
+	SSL_CTX_free(x->cctx);
+	close(x->fd[0]);
+	close(x->fd[1]);
+}
+
+/* A control connection, kept open as in FTP. */
+struct control {
+	struct cli x;
 	SSL_SESSION *session; /* the client's session after the first exchange */
 };
 
 static void
 control_open(struct control *c, struct tls_server *srv, int ver, bool no_ticket)
 {
-	memset(c, 0, sizeof(*c));
-	pair(c->fd);
-	c->cctx = client_ctx(ver, ver, no_ticket, NULL, 0);
-	c->cl = SSL_new(c->cctx);
-	SSL_set_fd(c->cl, c->fd[0]);
-	SSL_set_connect_state(c->cl);
-	assert_int_equal(tls_conn_new_server(srv, c->fd[1], &c->sv), 0);
-	struct hs h = handshake(c->sv, c->cl);
+	cli_open(&c->x, client_ctx(ver, ver, no_ticket, NULL, 0), srv, NULL);
+	struct hs h = handshake(c->x.sv, c->x.cl);
 	assert_int_equal(h.server, 0);
 	assert_true(h.client_ok);
-	exchange(c->sv, c->cl);
-	c->session = SSL_get1_session(c->cl);
+	exchange(c->x.sv, c->x.cl);
+	c->session = SSL_get1_session(c->x.cl);
 	assert_non_null(c->session);
 }
 
@@ -183,18 +208,14 @@ static void
 control_close(struct control *c)
 {
 	SSL_SESSION_free(c->session);
-	SSL_free(c->cl);
-	SSL_CTX_free(c->cctx);
-	tls_conn_free(c->sv);
-	close(c->fd[0]);
-	close(c->fd[1]);
+	cli_close(&c->x);
 }
 
 static struct tls_data_ctx *
 data_ctx_of(struct control *c)
 {
 	struct xbuf blob = XBUF_NULL;
-	assert_int_equal(tls_conn_export_resumption(c->sv, &blob), 0);
+	assert_int_equal(tls_conn_export_resumption(c->x.sv, &blob), 0);
 	assert_true(xbuf_len(&blob) > 80);
 	struct tls_data_ctx *d = NULL;
 	assert_int_equal(tls_data_ctx_new(xbuf_ptr(&blob), xbuf_len(&blob), &d), 0);
@@ -224,16 +245,13 @@ static int
 data_conn(struct tls_data_ctx *d, SSL_SESSION *sess, int ver, bool no_ticket, enum data_end end,
           char *ret_reason, size_t reason_len)
 {
-	int fd[2];
-	pair(fd);
 	SSL_CTX *cctx = client_ctx(ver, ver, no_ticket, NULL, 0);
-	SSL *cl = SSL_new(cctx);
-	SSL_set_fd(cl, fd[0]);
-	SSL_set_connect_state(cl);
+	struct cli x;
+	cli_open(&x, cctx, NULL, d);
+	SSL *cl = x.cl;
+	struct tls_conn *sv = x.sv;
 	if (sess)
 		assert_int_equal(SSL_set_session(cl, sess), 1);
-	struct tls_conn *sv = NULL;
-	assert_int_equal(tls_conn_new_data(d, fd[1], &sv), 0);
 	struct hs h = handshake(sv, cl);
 	if (ret_reason)
 		snprintf(ret_reason, reason_len, "%s", tls_conn_reason(sv));
@@ -258,11 +276,7 @@ data_conn(struct tls_data_ctx *d, SSL_SESSION *sess, int ver, bool no_ticket, en
 	} else {
 		assert_false(h.client_ok);
 	}
-	tls_conn_free(sv);
-	SSL_free(cl);
-	SSL_CTX_free(cctx);
-	close(fd[0]);
-	close(fd[1]);
+	cli_close(&x);
 	return h.server;
 }
 
@@ -275,22 +289,22 @@ versions(int ver, const char *name)
 	struct control c;
 	control_open(&c, srv, ver, false);
 	struct tls_conn_info info;
-	assert_int_equal(tls_conn_get_info(c.sv, &info), 0);
+	assert_int_equal(tls_conn_get_info(c.x.sv, &info), 0);
 	assert_string_equal(info.version, name);
 	assert_false(info.resumed);
 	assert_string_equal(info.alpn, "");
 	/* The connection's key reference is gone once the handshake completed. */
-	assert_false(tls_conn_holds_key(c.sv));
+	assert_false(tls_conn_holds_key(c.x.sv));
 	/* Orderly end from the client: CLOSED, then our close_notify. */
-	SSL_shutdown(c.cl);
+	SSL_shutdown(c.x.cl);
 	char b[8];
 	size_t n;
 	int r = TLS_WANT_READ;
 	for (int i = 0; i < 100 && r == TLS_WANT_READ; i++)
-		r = tls_conn_read(c.sv, b, sizeof(b), &n);
+		r = tls_conn_read(c.x.sv, b, sizeof(b), &n);
 	assert_int_equal(r, TLS_E_CLOSED);
-	assert_int_equal(tls_conn_shutdown(c.sv, false), 0);
-	assert_int_equal(SSL_shutdown(c.cl), 1);
+	assert_int_equal(tls_conn_shutdown(c.x.sv, false), 0);
+	assert_int_equal(SSL_shutdown(c.x.cl), 1);
 	control_close(&c);
 	tls_server_free(srv);
 }
@@ -306,16 +320,13 @@ static void
 test_preference_no_renegotiation(void **state)
 {
 	struct tls_server *srv = new_server(NULL);
-	int fd[2];
-	pair(fd);
 	SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, false, NULL, 0);
 	SSL_CTX_set_cipher_list(cctx, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
 	                              "ECDHE-ECDSA-AES128-GCM-SHA256");
-	SSL *cl = SSL_new(cctx);
-	SSL_set_fd(cl, fd[0]);
-	SSL_set_connect_state(cl);
-	struct tls_conn *sv;
-	assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
+	struct cli x;
+	cli_open(&x, cctx, srv, NULL);
+	SSL *cl = x.cl;
+	struct tls_conn *sv = x.sv;
 	assert_int_equal(handshake(sv, cl).server, 0);
 	struct tls_conn_info info;
 	assert_int_equal(tls_conn_get_info(sv, &info), 0);
@@ -336,11 +347,7 @@ test_preference_no_renegotiation(void **state)
 	assert_true(client_failed);
 	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()), SSL_R_NO_RENEGOTIATION);
 	ERR_clear_error();
-	tls_conn_free(sv);
-	SSL_free(cl);
-	SSL_CTX_free(cctx);
-	close(fd[0]);
-	close(fd[1]);
+	cli_close(&x);
 	tls_server_free(srv);
 }
 
@@ -356,23 +363,16 @@ test_old_versions_refused(void **state)
 	struct tls_server *srv = new_server(NULL);
 	int vers[] = {TLS1_VERSION, TLS1_1_VERSION};
 	for (size_t i = 0; i < ARRAY_SIZE(vers); i++) {
-		int fd[2];
-		pair(fd);
 		SSL_CTX *cctx = client_ctx(vers[i], vers[i], false, NULL, 0);
-		SSL *cl = SSL_new(cctx);
-		SSL_set_fd(cl, fd[0]);
-		SSL_set_connect_state(cl);
-		struct tls_conn *sv;
-		assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
+		struct cli x;
+		cli_open(&x, cctx, srv, NULL);
+		SSL *cl = x.cl;
+		struct tls_conn *sv = x.sv;
 		struct hs h = handshake(sv, cl);
 		assert_int_equal(h.server, TLS_E_HANDSHAKE);
 		assert_false(h.client_ok);
 		assert_non_null(strstr(tls_conn_reason(sv), "unsupported protocol"));
-		tls_conn_free(sv);
-		SSL_free(cl);
-		SSL_CTX_free(cctx);
-		close(fd[0]);
-		close(fd[1]);
+		cli_close(&x);
 	}
 	tls_server_free(srv);
 }
@@ -381,25 +381,18 @@ static int
 alpn_try(struct tls_server *srv, const char *wire, size_t len, struct tls_conn_info *info,
          unsigned long *cerr, char *reason)
 {
-	int fd[2];
-	pair(fd);
 	SSL_CTX *cctx =
 	        client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, false, (const unsigned char *)wire, len);
-	SSL *cl = SSL_new(cctx);
-	SSL_set_fd(cl, fd[0]);
-	SSL_set_connect_state(cl);
-	struct tls_conn *sv;
-	assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
+	struct cli x;
+	cli_open(&x, cctx, srv, NULL);
+	SSL *cl = x.cl;
+	struct tls_conn *sv = x.sv;
 	struct hs h = handshake(sv, cl);
 	if (h.server == 0)
 		assert_int_equal(tls_conn_get_info(sv, info), 0);
 	*cerr = h.cerr;
 	snprintf(reason, 192, "%s", tls_conn_reason(sv));
-	tls_conn_free(sv);
-	SSL_free(cl);
-	SSL_CTX_free(cctx);
-	close(fd[0]);
-	close(fd[1]);
+	cli_close(&x);
 	return h.server;
 }
 
@@ -553,32 +546,25 @@ test_resume_after_abort_and_alert(void **state)
 
 	/* A forged record after the handshake: the server reads a bad record and sends a
 	 * fatal alert (OpenSSL then evicts the session from the cache). */
-	int fd[2];
-	pair(fd);
 	SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, true, NULL, 0);
-	SSL *cl = SSL_new(cctx);
-	SSL_set_fd(cl, fd[0]);
-	SSL_set_connect_state(cl);
+	struct cli x;
+	cli_open(&x, cctx, NULL, d);
+	SSL *cl = x.cl;
+	struct tls_conn *sv = x.sv;
 	SSL_SESSION *s = fresh_copy(c.session);
 	SSL_set_session(cl, s);
 	SSL_SESSION_free(s);
-	struct tls_conn *sv;
-	assert_int_equal(tls_conn_new_data(d, fd[1], &sv), 0);
 	assert_int_equal(handshake(sv, cl).server, 0);
 	static const unsigned char forged[] = {0x17, 0x03, 0x03, 0x00, 0x20, 1,  2,  3,  4,  5,
 	                                       6,    7,    8,    9,    10,   11, 12, 13, 14, 15,
 	                                       16,   17,   18,   19,   20,   21, 22, 23, 24, 25,
 	                                       26,   27,   28,   29,   30,   31, 32};
-	assert_int_equal(write(fd[0], forged, sizeof(forged)), (ssize_t)sizeof(forged));
+	assert_int_equal(write(x.fd[0], forged, sizeof(forged)), (ssize_t)sizeof(forged));
 	char b[16];
 	size_t n;
 	assert_int_equal(tls_conn_read(sv, b, sizeof(b), &n), TLS_E_PROTOCOL);
 	assert_true(strlen(tls_conn_reason(sv)) > 0);
-	tls_conn_free(sv);
-	SSL_free(cl);
-	SSL_CTX_free(cctx);
-	close(fd[0]);
-	close(fd[1]);
+	cli_close(&x);
 
 	s = fresh_copy(c.session);
 	assert_int_equal(data_conn(d, s, TLS1_2_VERSION, true, END_CLEAN, NULL, 0), 0);
@@ -597,18 +583,18 @@ test_truncation(void **state)
 		struct tls_server *srv = new_server(NULL);
 		struct control c;
 		control_open(&c, srv, vers[v], false);
-		assert_int_equal(SSL_write(c.cl, "data", 4), 4);
-		shutdown(c.fd[0], SHUT_WR); /* TCP FIN, no close_notify */
+		assert_int_equal(SSL_write(c.x.cl, "data", 4), 4);
+		shutdown(c.x.fd[0], SHUT_WR); /* TCP FIN, no close_notify */
 		char b[16];
 		size_t n = 0;
 		int r = TLS_WANT_READ;
 		for (int i = 0; i < 100 && r == TLS_WANT_READ; i++)
-			r = tls_conn_read(c.sv, b, sizeof(b), &n);
+			r = tls_conn_read(c.x.sv, b, sizeof(b), &n);
 		assert_int_equal(r, 0);
 		assert_int_equal(n, 4);
-		r = tls_conn_read(c.sv, b, sizeof(b), &n);
+		r = tls_conn_read(c.x.sv, b, sizeof(b), &n);
 		assert_int_equal(r, TLS_E_TRUNCATED);
-		assert_non_null(strstr(tls_conn_reason(c.sv), "without close_notify"));
+		assert_non_null(strstr(tls_conn_reason(c.x.sv), "without close_notify"));
 		control_close(&c);
 		tls_server_free(srv);
 	}
@@ -623,21 +609,21 @@ test_ccc(void **state)
 	struct control c;
 	control_open(&c, srv, TLS1_3_VERSION, false);
 	size_t n;
-	assert_int_equal(tls_conn_write(c.sv, "200 CCC\r\n", 9, &n), 0);
-	int r = tls_conn_shutdown(c.sv, true);
+	assert_int_equal(tls_conn_write(c.x.sv, "200 CCC\r\n", 9, &n), 0);
+	int r = tls_conn_shutdown(c.x.sv, true);
 	assert_int_equal(r, TLS_WANT_READ);
 	char b[32];
-	assert_int_equal(SSL_read(c.cl, b, sizeof(b)), 9);
+	assert_int_equal(SSL_read(c.x.cl, b, sizeof(b)), 9);
 	/* The client answers close_notify and goes on in plaintext at once. */
-	assert_true(SSL_shutdown(c.cl) >= 0);
-	assert_int_equal(write(c.fd[0], "PWD\r\n", 5), 5);
+	assert_true(SSL_shutdown(c.x.cl) >= 0);
+	assert_int_equal(write(c.x.fd[0], "PWD\r\n", 5), 5);
 	r = TLS_WANT_READ;
 	for (int i = 0; i < 100 && r == TLS_WANT_READ; i++)
-		r = tls_conn_shutdown(c.sv, true);
+		r = tls_conn_shutdown(c.x.sv, true);
 	assert_int_equal(r, 0);
-	tls_conn_free(c.sv);
-	c.sv = NULL;
-	assert_int_equal(read(c.fd[1], b, sizeof(b)), 5);
+	tls_conn_free(c.x.sv);
+	c.x.sv = NULL;
+	assert_int_equal(read(c.x.fd[1], b, sizeof(b)), 5);
 	assert_memory_equal(b, "PWD\r\n", 5);
 	control_close(&c);
 	tls_server_free(srv);
@@ -668,19 +654,16 @@ static void
 test_key_dropped(void **state)
 {
 	struct tls_server *srv = new_server(NULL);
-	int fd[2];
-	pair(fd);
 	SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, false, NULL, 0);
-	SSL *cl = SSL_new(cctx);
-	SSL_set_fd(cl, fd[0]);
-	SSL_set_connect_state(cl);
-	struct tls_conn *sv;
-	assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
+	struct cli x;
+	cli_open(&x, cctx, srv, NULL);
+	SSL *cl = x.cl;
+	struct tls_conn *sv = x.sv;
 	tls_server_forget_key(srv);
 	assert_false(tls_server_has_key(srv));
 	assert_true(tls_conn_holds_key(sv));
 	struct tls_conn *again;
-	assert_int_equal(tls_conn_new_server(srv, fd[1], &again), -ENOKEY);
+	assert_int_equal(tls_conn_new_server(srv, x.fd[1], &again), -ENOKEY);
 	assert_int_equal(handshake(sv, cl).server, 0);
 	assert_false(tls_conn_holds_key(sv));
 	exchange(sv, cl); /* traffic goes on without the key */
@@ -708,11 +691,7 @@ test_key_dropped(void **state)
 	}
 	assert_true(blocked);
 	assert_int_equal(got, sizeof(big));
-	tls_conn_free(sv);
-	SSL_free(cl);
-	SSL_CTX_free(cctx);
-	close(fd[0]);
-	close(fd[1]);
+	cli_close(&x);
 	tls_server_free(srv);
 }
 
@@ -723,16 +702,13 @@ test_strict_sni(void **state)
 	struct tls_server *srv = new_server(&s);
 	const char *names[] = {NULL, "localhost", "evil.example"};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		int fd[2];
-		pair(fd);
 		SSL_CTX *cctx = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION, false, NULL, 0);
-		SSL *cl = SSL_new(cctx);
-		SSL_set_fd(cl, fd[0]);
-		SSL_set_connect_state(cl);
+		struct cli x;
+		cli_open(&x, cctx, srv, NULL);
+		SSL *cl = x.cl;
+		struct tls_conn *sv = x.sv;
 		if (names[i])
 			SSL_set_tlsext_host_name(cl, names[i]);
-		struct tls_conn *sv;
-		assert_int_equal(tls_conn_new_server(srv, fd[1], &sv), 0);
 		struct hs h = handshake(sv, cl);
 		if (i < 2) {
 			assert_int_equal(h.server, 0);
@@ -741,11 +717,7 @@ test_strict_sni(void **state)
 			assert_non_null(strstr(tls_conn_reason(sv), "evil.example"));
 			assert_int_equal(ERR_GET_REASON(h.cerr), SSL_R_TLSV1_UNRECOGNIZED_NAME);
 		}
-		tls_conn_free(sv);
-		SSL_free(cl);
-		SSL_CTX_free(cctx);
-		close(fd[0]);
-		close(fd[1]);
+		cli_close(&x);
 	}
 	tls_server_free(srv);
 }
@@ -757,7 +729,7 @@ test_blob_malformed(void **state)
 	struct control c;
 	control_open(&c, srv, TLS1_2_VERSION, true);
 	struct xbuf blob = XBUF_NULL;
-	assert_int_equal(tls_conn_export_resumption(c.sv, &blob), 0);
+	assert_int_equal(tls_conn_export_resumption(c.x.sv, &blob), 0);
 	size_t len = xbuf_len(&blob);
 	uint8_t *copy = xmalloc(len + 1);
 	memcpy(copy, xbuf_ptr(&blob), len);
