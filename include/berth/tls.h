@@ -276,8 +276,9 @@ bool tls_conn_holds_key(const struct tls_conn *c);
 /**
  * tls_conn_export_resumption() - the blob the network child hands to the worker.
  * @c: control connection, handshake complete.
- * @out: receives the blob (at most BERTH_TLS_BLOB_MAX bytes); it holds session
- *       secrets: send it over the worker socket only, then xbuf_deinit() (wipes).
+ * @out: an XBUF_NULL buffer, initialised here; receives the blob (at most
+ *       BERTH_TLS_BLOB_MAX bytes). It holds session secrets: send it over the worker
+ *       socket only, then xbuf_deinit() (wipes), also on error.
  *
  * Contents: this connection's ticket key, the session id context, the protocol and
  * cipher settings, and the control session itself (for TLS 1.2 session-ID

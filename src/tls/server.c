@@ -176,6 +176,7 @@ tls_ctx_configure(SSL_CTX *ctx, const char *ciphers, const char *ciphersuites, b
 	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	                                   SSL_OP_ALLOW_CLIENT_RENEGOTIATION |
+	                                   SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION |
 	                                   SSL_OP_LEGACY_SERVER_CONNECT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* No read-ahead: OpenSSL reads exactly one record at a time, so after CCC the
