@@ -448,13 +448,16 @@ tls_server_new(const struct tls_settings *s, struct berth_errors *errors,
 	}
 	r = tls_ctx_configure(srv->ctx, srv->ciphers, srv->ciphersuites, srv->tls13_only,
 	                      srv->lifetime, srv->ticket_keys, errors, "TLS");
-	if (r)
+	if (r < 0)
 		goto fail;
 	SSL_CTX_set_tlsext_servername_callback(srv->ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(srv->ctx, srv);
-	r = check_pair(srv, s->cert_file, key_path, errors, warnings);
-	if (r)
+	/* Report the key problems too when the cipher settings were wrong. */
+	int rp = check_pair(srv, s->cert_file, key_path, errors, warnings);
+	if (rp < 0 || r || rp) {
+		r = rp < 0 ? rp : TLS_E_CONFIG;
 		goto fail;
+	}
 	*ret = srv;
 	return 0;
 fail:
