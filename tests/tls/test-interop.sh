@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Real TLS clients against tls-test-server (src/tls driven by a poll loop):
 # openssl s_client with -sess_out/-sess_in (TLS 1.3 PSK, TLS 1.2 ticket, TLS 1.2
-# session ID), ALPN, old protocol versions, a foreign session; Python's ssl module
-# with session= over a control connection that stays open.
+# session ID), ALPN, old protocol versions, a foreign session; gnutls-cli --resume;
+# Python's ssl module with session= over a control connection that stays open.
 set -euo pipefail
 
 : "${TLS_SERVER:?TLS_SERVER must point at tls-test-server}"
@@ -133,6 +133,18 @@ client alpn-ftp -alpn ftp -tls1_2
 grep -q "^OK control TLSv1.2 alpn=ftp" "$T/alpn-ftp.out" || fail "ALPN ftp refused"
 grep -q "ALPN protocol: ftp" "$T/alpn-ftp.out" || fail "client did not see ALPN ftp"
 ok "ALPN ftp accepted (RSA certificate, TLS 1.2)"
+
+# GnuTLS (what lftp and FileZilla use): gnutls-cli --resume makes a second connection
+# that resumes the first one's session, here on the resumption-only context.
+for prio in NORMAL NORMAL:-VERS-TLS1.3 NORMAL:-VERS-TLS1.3:%NO_TICKETS; do
+	name=gnutls-${prio//[:%]/_}
+	start_server "$name" "$T/ec.crt" "$T/ec.key"
+	timeout $((20 * SCALE)) gnutls-cli --x509cafile "$T/ec.crt" --priority "$prio" --resume \
+		-p "$PORT" 127.0.0.1 </dev/null >"$T/$name.out" 2>&1 || true
+	grep -q "This is a resumed session" "$T/$name.out" || fail "gnutls $prio: not resumed"
+	wait_log "$name" "data ok .* resumed"
+	ok "gnutls-cli $prio: resumed on the data context ($(grep -m1 -o 'data ok TLSv1\.[23]' "$T/$name.log"))"
+done
 
 # Python's ssl module, control connection kept open.
 for args in "1.3" "1.2" "1.2 --no-ticket"; do
