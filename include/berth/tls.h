@@ -290,7 +290,7 @@ int tls_conn_export_resumption(const struct tls_conn *c, struct xbuf *out);
 
 /**
  * tls_data_ctx_new() - the worker's resumption-only server context.
- * @blob: bytes from tls_conn_export_resumption().
+ * @blob: bytes from tls_conn_export_resumption() (copied; the caller wipes them).
  * @len: their count.
  * @ret: the context.
  *
