@@ -806,7 +806,8 @@ handle_line(struct ftp_engine *e, char *line)
 	size_t vlen = strlen(line);
 	bool verb_ok = vlen > 0 && vlen <= 8;
 	for (size_t i = 0; i < vlen; i++) {
-		verb_ok = verb_ok && isalpha((unsigned char)line[i]);
+		verb_ok = verb_ok && (isalpha((unsigned char)line[i]) ||
+		                      (i > 0 && isdigit((unsigned char)line[i])));
 		line[i] = (char)toupper((unsigned char)line[i]);
 	}
 	if (strcmp(line, "PASS") == 0)
