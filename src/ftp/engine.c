@@ -47,6 +47,9 @@ ftp_name_safe(const char *s)
 
 /* Append printf output and CRLF to the output queue. CR, LF and NUL inside the text
  * become '?': no caller-supplied string can end a reply line early. */
+static void out_vline(struct ftp_engine *e, const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+
 static void
 out_vline(struct ftp_engine *e, const char *prefix, const char *fmt, va_list ap)
 {
