@@ -41,14 +41,19 @@
  *   NOOP  -> "200" right away;
  *   QUIT  -> the transfer goes on; after it ends its reply is sent, then "221" and CLOSE.
  *
+ * ABOR sent as Telnet "Synch" (IAC IP, then IAC DM as TCP urgent data) works when the
+ * driver sets SO_OOBINLINE on the control socket, or drops the urgent byte: either way the
+ * IAC sequences are stripped and "ABOR" remains. Inside TLS there is no urgent data.
+ *
  * Limits (config fields, defaults in brackets): a command line is at most max_line bytes
  * [4096] without its CRLF; a longer one is discarded up to its LF (the buffer never
- * grows) and answered "500 Command line too long.". Before login, more than
- * max_prelogin_commands [32] lines, or more than max_junk [10] unknown / refused / over-
- * long lines, get "421" and CLOSE. Telnet IAC sequences are stripped as bytes arrive
- * (IAC IAC is a literal 0xff). A line may end in CRLF or a bare LF; a line that still
- * contains a CR or a NUL (the RFC 959 "CR NUL" pathname escape included) is refused with
- * 501, so no name with CR, LF or NUL ever reaches the VFS or a reply.
+ * grows) and answered "500 Command line too long.". Before login, the line after
+ * max_prelogin_commands [32] lines is answered "421" and the engine hands out CLOSE, and
+ * so is the max_junk-th [10] unknown, refused or overlong line (after its own reply).
+ * Telnet IAC sequences are stripped as bytes arrive (IAC IAC is a literal 0xff). A line
+ * may end in CRLF or a bare LF; a line that still contains a CR or a NUL (the RFC 959
+ * "CR NUL" pathname escape included) is refused with 501, so no name with CR, LF or NUL
+ * ever reaches the VFS or a reply. Listings leave out names that contain CR or LF.
  */
 #pragma once
 
@@ -248,6 +253,9 @@ struct ftp_engine_config {
  * @FTP_ACT_DATA_ABORT:  ABOR arrived: stop the outstanding data action (DATA_OPEN, SEND
  *                       or RECV) now, close the data connection and any passive
  *                       listener, and call ftp_engine_data_done(e, FTP_DATA_E_ABORTED).
+ *                       It can also come instead of a DATA_OPEN that was not handed out
+ *                       yet (ABOR in the same read as the transfer command): then there
+ *                       is no data connection, only a listener to close.
  * @FTP_ACT_CLOSE:       the last reply (221 or 421) has been consumed: close the control
  *                       connection (and any data connection). The engine is finished.
  */
@@ -322,7 +330,8 @@ size_t ftp_engine_input_room(const struct ftp_engine *e);
 
 /**
  * ftp_engine_feed() - append control-connection bytes (Telnet IAC sequences are
- * stripped here). Bytes fed while START_TLS is outstanding are discarded.
+ * stripped here). Bytes fed while START_TLS is outstanding, or after CLOSE, are
+ * discarded.
  *
  * Return: 0, or -ENOBUFS when @len exceeds ftp_engine_input_room() (nothing taken).
  */
@@ -396,8 +405,8 @@ int ftp_engine_pasv_done(struct ftp_engine *e, int result, const struct sockaddr
  *
  * On 0 the engine hands out DATA_SEND or DATA_RECV next.
  *
- * Return: 0, or -EPROTO when no DATA_OPEN is outstanding (e.g. after ABOR: the driver
- * then follows DATA_ABORT).
+ * Return: 0; -ECANCELED when ABOR came meanwhile (the driver then follows DATA_ABORT);
+ * -EPROTO when no DATA_OPEN is outstanding.
  */
 int ftp_engine_data_open_done(struct ftp_engine *e, int result);
 

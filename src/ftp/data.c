@@ -845,6 +845,8 @@ ftp_engine_data_consume(struct ftp_engine *e, const void *buf, size_t len, size_
 			set_wake(e);
 			return r;
 		}
+		if (r == 0 && len > 0 && w == 0)
+			r = -EIO; /* no progress would spin the driver */
 		if (r < 0) {
 			x->error = r;
 			return r;
