@@ -527,8 +527,7 @@ do_hash(struct ftp_engine *e, const char *path, uint32_t algo, bool draft)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	if (draft) {
 		/* draft-bryan-ftpext-hash: "213 ALGO start-end hash path", end inclusive. */
-		static const char *const names[] = {"SHA-256", "SHA-512", "SHA-1", "MD5"};
-		reply(e, 213, "%s 0-%llu %s %s", names[algo],
+		reply(e, 213, "%s 0-%llu %s %s", ftp_hash_name(algo),
 		      (unsigned long long)(a.size ? a.size - 1 : 0), hex, path);
 	} else {
 		/* XSHA256 and friends (ProFTPD mod_digest wording). */

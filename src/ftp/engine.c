@@ -668,8 +668,8 @@ cmd_help(struct ftp_engine *e, char *arg)
 	return 0;
 }
 
-static const char *
-hash_name(uint32_t algo)
+const char *
+ftp_hash_name(uint32_t algo)
 {
 	return algo < ARRAY_SIZE(hash_names) ? hash_names[algo] : "SHA-256";
 }
@@ -697,10 +697,10 @@ cmd_opts(struct ftp_engine *e, char *arg)
 			if (facts & (1u << i))
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s;",
 				         fact_names[i]);
-		reply(e, 200, "MLST OPTS %s", list);
+		reply(e, 200, "MLST OPTS%s%s", list[0] ? " " : "", list);
 	} else if (strcasecmp(opt, "HASH") == 0 && e->cfg.hash) {
 		if (!rest) {
-			reply(e, 200, "%s", hash_name(e->st.hash_algo));
+			reply(e, 200, "%s", ftp_hash_name(e->st.hash_algo));
 			return 0;
 		}
 		for (uint32_t i = 0; i < ARRAY_SIZE(hash_names); i++) {

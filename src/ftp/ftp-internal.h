@@ -115,8 +115,8 @@ void set_action(struct ftp_engine *e, enum ftp_action_type type);
 uint64_t ftp_now_ms(void);
 /* True when @s has no CR or LF, so it may appear in a reply or listing line. */
 bool ftp_name_safe(const char *s);
-/* Handle a command of the logged-in phase; 1 when @verb is not one of them. */
-int ftp_cmd_dispatch(struct ftp_engine *e, const char *verb, char *arg);
+/* "SHA-256", "SHA-512", "SHA-1", "MD5" (draft-bryan-ftpext-hash names). */
+const char *ftp_hash_name(uint32_t algo);
 
 /* cmds.c: logged-in commands; each queues its reply and returns 0 or -errno (fatal) */
 struct ftp_cmd {

@@ -781,7 +781,7 @@ test_session_parameters(void **state)
 	       " RETR RMD RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER\r\n"
 	       "214 Help OK.\r\n");
 	expect(fx, "OPTS MLST type;size;bogus;\r\n", "200 MLST OPTS type;size;\r\n");
-	expect(fx, "OPTS MLST\r\n", "200 MLST OPTS \r\n");
+	expect(fx, "OPTS MLST\r\n", "200 MLST OPTS\r\n");
 	fx_free(fx);
 }
 
