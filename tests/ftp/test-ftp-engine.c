@@ -1549,6 +1549,36 @@ test_commands_during_transfer(void **state)
 }
 
 static void
+test_session_end_during_transfer(void **state)
+{
+	struct fx *fx = fx_new(true, NULL);
+	write_host(fx, "f", "0123456789", 10);
+	/* The driver ends the session (idle timeout): 421, the transfer is reported. */
+	start_retr(fx, "f");
+	ftp_engine_close(fx->e, "Idle timeout.");
+	expect_output(fx, "421 Idle timeout.\r\n");
+	assert_int_equal(next_action(fx), FTP_ACT_CLOSE);
+	assert_int_equal(fx->ntransfers, 1);
+	assert_false(fx->last.completed);
+	assert_string_equal(fx->last.reason, "session closed");
+	uint8_t buf[4];
+	size_t got;
+	assert_int_equal(ftp_engine_data_produce(fx->e, buf, sizeof(buf), &got), -EPROTO);
+	assert_int_equal(ftp_engine_data_done(fx->e, 0), -EPROTO);
+	fx_free(fx);
+
+	/* Freed mid-transfer (worker shutting down): reported as well, nothing leaks. */
+	fx = fx_new(true, NULL);
+	write_host(fx, "f", "0123456789", 10);
+	start_retr(fx, "f");
+	ftp_engine_free(fx->e);
+	assert_int_equal(fx->ntransfers, 1);
+	assert_false(fx->last.completed);
+	assert_true(ftp_engine_new(&fx->cfg, &fx->e) == 0);
+	fx_free(fx);
+}
+
+static void
 test_quota_mid_upload(void **state)
 {
 	struct fx *fx = fx_new(true, NULL);
@@ -1800,6 +1830,7 @@ main(void)
 	        cmocka_unit_test(test_data_protection_and_open_failures),
 	        cmocka_unit_test(test_abor_during_transfer),
 	        cmocka_unit_test(test_commands_during_transfer),
+	        cmocka_unit_test(test_session_end_during_transfer),
 	        cmocka_unit_test(test_quota_mid_upload),
 	        cmocka_unit_test(test_eagain_wake_time),
 	        cmocka_unit_test(test_hash),
