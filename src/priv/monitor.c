@@ -257,12 +257,14 @@ static int
 handle_pubkey(struct monitor *m, struct xbuf *req)
 {
 	_cleanup_free_ char *user = NULL;
-	uint8_t verified;
+	uint8_t state;
 	const uint8_t *blob;
 	size_t blob_len;
 	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0 ||
-	    xbuf_get_u8(req, &verified) < 0 || xbuf_get_string_direct(req, &blob, &blob_len) < 0)
+	    xbuf_get_u8(req, &state) < 0 || xbuf_get_string_direct(req, &blob, &blob_len) < 0 ||
+	    state > MON_PK_BAD_SIGNATURE)
 		return -EBADMSG;
+	bool verified = state == MON_PK_VERIFIED;
 	if (!pin_user(m, user)) {
 		log_info("Disconnecting %s port %u: change of username not allowed",
 		         m->mc->peer_addr, m->mc->peer_port);
@@ -273,6 +275,11 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 	blob_fingerprint(blob, blob_len, fp, sizeof(fp));
 	blob_type(blob, blob_len, type, sizeof(type));
 	snprintf(detail, sizeof(detail), "%s %s", key_type_label(type), fp);
+	if (state == MON_PK_BAD_SIGNATURE)
+		/* A signature that does not verify is a failed attempt with this key (an
+		 * unparsable key has no blob and no fingerprint), as in sshd. */
+		return reply_answer(m, method_result(m, BERTH_AUTH_PUBLICKEY, false, "publickey",
+		                                     blob_len ? detail : NULL));
 
 	const struct authkeys_entry *e = NULL;
 	if (method_allowed_now(m, BERTH_AUTH_PUBLICKEY)) {

@@ -110,7 +110,7 @@ parse_answer(struct xbuf *rep, struct mon_answer *ret)
 }
 
 int
-mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
+mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, enum mon_pk_state state,
                struct mon_answer *ret)
 {
 	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
@@ -118,7 +118,7 @@ mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool
 	uint8_t buf[256];
 	xbuf_init(&req, MON_MSG_MAX);
 	if (xbuf_put_u8(&req, MON_REQ_PUBKEY) < 0 || xbuf_put_cstring(&req, user) < 0 ||
-	    xbuf_put_u8(&req, verified) < 0 || xbuf_put_string(&req, blob, len) < 0)
+	    xbuf_put_u8(&req, (uint8_t)state) < 0 || xbuf_put_string(&req, blob, len) < 0)
 		return -ENOBUFS;
 	int r = transact(sock, &req, &rep, buf, sizeof(buf));
 	return r < 0 ? r : parse_answer(&rep, ret);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The network child: libssh KEX and authentication (decisions by the monitor), the one
  * sftp channel, and the non-blocking pump between that channel and the worker. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -35,8 +36,8 @@ struct net {
 	ssh_event event;
 	char *user; /* pinned by the first auth request */
 	bool authenticated;
-	bool hangup; /* policy says close now */
-	unsigned local_failures;
+	bool hangup;                  /* policy says close now */
+	const void *bad_sig_answered; /* key of a bad-signature request already answered */
 	struct ssh_server_callbacks_struct scb;
 	struct ssh_channel_callbacks_struct ccb;
 	ssh_channel chan; /* the sftp channel */
@@ -114,6 +115,39 @@ auth_password(ssh_session session, const char *user, const char *password, void 
 	return apply_answer(n, &a);
 }
 
+/* The wire blob of a public key (for the monitor, which only compares and hashes it). */
+static int
+key_blob(ssh_key key, uint8_t **ret_blob, size_t *ret_len)
+{
+	char *b64 = NULL;
+	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return -EINVAL;
+	int r = authkeys_base64_decode(b64, strlen(b64), ret_blob, ret_len);
+	ssh_string_free_char(b64);
+	return r;
+}
+
+/* A signed request whose signature did not verify: a failed attempt the monitor counts
+ * and logs ("Failed publickey ... ssh2: ED25519 SHA256:..."); @key may be NULL when
+ * libssh could not parse it. Returns libssh's auth answer. */
+static int
+bad_signature(struct net *n, const char *user, ssh_key key)
+{
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	if (key && key_blob(key, &blob, &blob_len) < 0)
+		blob_len = 0;
+	struct mon_answer a;
+	int r = mon_ask_pubkey(n->c->mon_fd, user, blob, blob_len, MON_PK_BAD_SIGNATURE, &a);
+	free(blob);
+	if (r < 0) {
+		n->hangup = true;
+		return SSH_AUTH_DENIED;
+	}
+	apply_answer(n, &a); /* never SUCCESS: sets the methods or the hang-up */
+	return SSH_AUTH_DENIED;
+}
+
 static int
 auth_pubkey(ssh_session session, const char *user, struct ssh_key_struct *pubkey,
             char signature_state, void *ud)
@@ -123,22 +157,20 @@ auth_pubkey(ssh_session session, const char *user, struct ssh_key_struct *pubkey
 		return SSH_AUTH_DENIED;
 	if (signature_state != SSH_PUBLICKEY_STATE_NONE &&
 	    signature_state != SSH_PUBLICKEY_STATE_VALID) {
-		/* Bad signature: never an identity. Count it like a failure. */
-		n->local_failures++;
-		return SSH_AUTH_DENIED;
+		/* Bad signature: never an identity. (libssh 0.10 does not call us for it;
+		 * see answer_dropped_auth; a later libssh might.) */
+		n->bad_sig_answered = pubkey;
+		return bad_signature(n, user, pubkey);
 	}
-	char *b64 = NULL;
-	if (ssh_pki_export_pubkey_base64(pubkey, &b64) != SSH_OK)
-		return SSH_AUTH_DENIED;
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
-	int r = authkeys_base64_decode(b64, strlen(b64), &blob, &blob_len);
-	ssh_string_free_char(b64);
+	int r = key_blob(pubkey, &blob, &blob_len);
 	if (r < 0)
 		return SSH_AUTH_DENIED;
 	struct mon_answer a;
-	r = mon_ask_pubkey(n->c->mon_fd, user, blob, blob_len,
-	                   signature_state == SSH_PUBLICKEY_STATE_VALID, &a);
+	r = mon_ask_pubkey(
+	        n->c->mon_fd, user, blob, blob_len,
+	        signature_state == SSH_PUBLICKEY_STATE_VALID ? MON_PK_VERIFIED : MON_PK_PROBE, &a);
 	free(blob);
 	if (r < 0) {
 		n->hangup = true;
@@ -258,6 +290,62 @@ on_message(ssh_session session, ssh_message msg, void *ud)
 		     n->c->peer_addr, n->c->peer_port);
 	}
 	return 1; /* default reply: failure */
+}
+
+/*
+ * Signed public-key requests that libssh 0.10 drops without an answer.
+ *
+ * RFC 4252 section 7: the server MUST answer a signed publickey request with SUCCESS or
+ * FAILURE. libssh 0.10.6 verifies the signature inside its USERAUTH_REQUEST packet
+ * handler (messages.c) and, when it does not verify ("Received an invalid signature
+ * from peer"), or the key or signature does not parse, frees the message without
+ * calling any callback and without replying: the client waits until LoginGraceTime.
+ * The handler's only exit for such a message is ssh_message_free(), which libssh calls
+ * through its PLT. berthd defines ssh_message_free itself, so the dynamic linker binds
+ * libssh's calls to this one: it recognises a publickey request whose signature state
+ * is WRONG/ERROR (or whose key did not parse), has the monitor count and log it as a
+ * failed attempt, answers FAILURE with the methods that can continue (a real message,
+ * public accessors and ssh_message_reply_default() only), then hands the message to
+ * libssh's own ssh_message_free (RTLD_NEXT). daemon-auth tests that the answer comes.
+ */
+static struct net *dropped_auth_net; /* the session of this network child, or NULL */
+static void (*libssh_message_free)(ssh_message);
+
+static void
+answer_dropped_auth(struct net *n, ssh_message msg)
+{
+	if (ssh_message_type(msg) != SSH_REQUEST_AUTH ||
+	    ssh_message_subtype(msg) != SSH_AUTH_METHOD_PUBLICKEY)
+		return;
+		/* Deprecated in favour of the server callbacks, which never see this message. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	ssh_key key = ssh_message_auth_pubkey(msg);
+	enum ssh_publickey_state_e st = ssh_message_auth_publickey_state(msg);
+#pragma GCC diagnostic pop
+	if (key && st != SSH_PUBLICKEY_STATE_WRONG && st != SSH_PUBLICKEY_STATE_ERROR)
+		return; /* a probe or a verified request: auth_pubkey answered it */
+	if (key && key == n->bad_sig_answered) {
+		n->bad_sig_answered = NULL; /* a later libssh called auth_pubkey for it */
+		return;
+	}
+	const char *user = ssh_message_auth_user(msg);
+	if (n->authenticated || n->hangup || !user)
+		return;
+	if (pin_user(n, user))
+		bad_signature(n, user, key);
+	ssh_message_reply_default(msg);
+}
+
+void
+ssh_message_free(ssh_message msg)
+{
+	if (!libssh_message_free)
+		libssh_message_free = (void (*)(ssh_message))dlsym(RTLD_NEXT, "ssh_message_free");
+	if (msg && dropped_auth_net)
+		answer_dropped_auth(dropped_auth_net, msg);
+	if (libssh_message_free)
+		libssh_message_free(msg);
 }
 
 static void
@@ -589,6 +677,9 @@ sshd_net_run(ssh_bind bind, const struct sshd_conn *c)
 		return 1;
 	}
 
+	if (!libssh_message_free)
+		libssh_message_free = (void (*)(ssh_message))dlsym(RTLD_NEXT, "ssh_message_free");
+	dropped_auth_net = &n;
 	n.scb = (struct ssh_server_callbacks_struct){
 	        .userdata = &n,
 	        .auth_password_function = auth_password,
@@ -633,10 +724,6 @@ sshd_net_run(ssh_bind bind, const struct sshd_conn *c)
 			break;
 		if (n.authenticated && cfg->login_grace_time)
 			alarm(0);
-		if (!n.authenticated && n.local_failures >= MAX(cfg->max_auth_tries, 1u)) {
-			n.hangup = true;
-			break;
-		}
 		if (n.authenticated && cfg->idle_timeout &&
 		    now_mono() - since >= (time_t)cfg->idle_timeout)
 			break;
@@ -648,6 +735,7 @@ sshd_net_run(ssh_bind bind, const struct sshd_conn *c)
 		ssh_session_set_disconnect_message(n.session, "Too many authentication failures");
 	if (n.worker_fd >= 0)
 		close(n.worker_fd);
+	dropped_auth_net = NULL;
 	ssh_set_blocking(n.session, 1);
 	ssh_disconnect(n.session);
 	ssh_event_free(n.event);
