@@ -29,8 +29,9 @@ enum mon_req {
 	MON_REQ_PASSWORD = 2,      /* user, string password -> result */
 	MON_REQ_KBDINT_QUERY = 3,  /* user -> u8 ok, string prompt, u8 echo */
 	MON_REQ_KBDINT_ANSWER = 4, /* user, u32 n, n * string -> result */
-	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok + fd (SCM_RIGHTS) */
+	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok, u32 worker id + fd (SCM_RIGHTS) */
 	MON_REQ_NOTE = 6,          /* u8 level, string: a log line from the network child */
+	MON_REQ_SESSION_END = 7,   /* u32 worker id -> u8 known, u32 exit status */
 };
 
 /* What the network child knows about a public-key request (MON_REQ_PUBKEY). */
@@ -98,7 +99,13 @@ void mon_kbdint_clear(struct mon_kbdint *k);
 int mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret);
 int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
                           struct mon_kbdint *ret);
-int mon_ask_spawn_worker(int sock, int *ret_fd);
+/* A worker for one session channel (at most MaxSessions at a time): its socket and the
+ * id that names it in MON_REQ_SESSION_END. */
+int mon_ask_spawn_worker(int sock, int *ret_fd, uint32_t *ret_id);
+/* The session's worker closed its socket: wait (briefly) for it to exit and return its
+ * exit status for the channel's exit-status message. 0, 1 when the monitor does not
+ * know it (still running, or not this connection's worker), or -errno. */
+int mon_ask_session_end(int sock, uint32_t id, uint32_t *ret_status);
 /* Fire-and-forget log line (the network child cannot reach syslog reliably). */
 void mon_note(int sock, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
