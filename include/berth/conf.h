@@ -25,6 +25,8 @@
 #define BERTH_CONF_INCLUDE_DEPTH 8
 #define BERTH_CONF_MAX_LINE      8192 /* longer lines are an error */
 #define BERTH_ERRORS_MAX         200  /* further diagnostics are counted, not stored */
+/* MaxSessions upper bound: session channels (one worker process each) per connection. */
+#define BERTH_MAX_SESSIONS_PER_CONN 100
 
 /* Positive, documented conditions. */
 enum {
@@ -224,12 +226,15 @@ struct berth_config {
 	uint32_t login_grace_time;             /* LoginGraceTime (120) */
 	struct berth_maxstartups max_startups; /* MaxStartups (256:30:512) */
 	uint32_t per_source_max_startups; /* PerSourceMaxStartups (16) unauthenticated per source */
-	uint32_t per_source_max_sessions; /* PerSourceMaxSessions (64) connections per source */
-	uint32_t per_source_netblock_v4;  /* PerSourceNetBlockSize (32:128) IPv4 prefix */
-	uint32_t per_source_netblock_v6;  /*   ... IPv6 prefix */
-	uint32_t max_sessions;            /* MaxSessions (1024) connections in total */
-	uint32_t idle_timeout;            /* IdleTimeout (0 = off): no SFTP request for this long */
-	uint32_t stall_timeout;           /* StallTimeout (300): transfer made no progress */
+	uint32_t per_source_max_connections; /* PerSourceMaxConnections (64) per source
+	                                      * (PerSourceMaxSessions: deprecated alias) */
+	uint32_t per_source_netblock_v4;     /* PerSourceNetBlockSize (32:128) IPv4 prefix */
+	uint32_t per_source_netblock_v6;     /*   ... IPv6 prefix */
+	uint32_t max_connections;            /* MaxConnections (1024) connections in total */
+	uint32_t max_sessions_per_conn;      /* MaxSessions (10) session channels per connection,
+	                                      * as sshd_config */
+	uint32_t idle_timeout;  /* IdleTimeout (0 = off): no traffic for this long */
+	uint32_t stall_timeout; /* StallTimeout (300): transfer made no progress */
 
 	/* Crypto (comma lists) */
 	char *ciphers;                    /* Ciphers */

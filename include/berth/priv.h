@@ -25,12 +25,21 @@
 #define MON_MSG_MAX (64 * 1024)
 
 enum mon_req {
-	MON_REQ_PUBKEY = 1,        /* user, u8 verified, string blob -> result */
+	MON_REQ_PUBKEY = 1,        /* user, u8 mon_pk_state, string blob -> result */
 	MON_REQ_PASSWORD = 2,      /* user, string password -> result */
 	MON_REQ_KBDINT_QUERY = 3,  /* user -> u8 ok, string prompt, u8 echo */
 	MON_REQ_KBDINT_ANSWER = 4, /* user, u32 n, n * string -> result */
-	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok + fd (SCM_RIGHTS) */
+	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok, u32 worker id + fd (SCM_RIGHTS) */
 	MON_REQ_NOTE = 6,          /* u8 level, string: a log line from the network child */
+	MON_REQ_SESSION_END = 7,   /* u32 worker id -> u8 known, u32 exit status */
+};
+
+/* What the network child knows about a public-key request (MON_REQ_PUBKEY). */
+enum mon_pk_state {
+	MON_PK_PROBE = 0,         /* no signature: "would this key be accepted?" */
+	MON_PK_VERIFIED = 1,      /* libssh verified the signature over this blob */
+	MON_PK_BAD_SIGNATURE = 2, /* signed, but it did not verify (or did not parse): a
+	                           * failed attempt; the blob may be empty */
 };
 
 /* Answer to an authentication request. */
@@ -72,8 +81,8 @@ struct mon_answer {
 	uint32_t methods; /* BERTH_AUTH_* bits allowed next */
 };
 
-int mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
-                   struct mon_answer *ret);
+int mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len,
+                   enum mon_pk_state state, struct mon_answer *ret);
 int mon_ask_password(int sock, const char *user, const char *password, struct mon_answer *ret);
 #define MON_KBDINT_MAX_PROMPTS 32
 enum { MON_PROMPT_SECRET = 0, MON_PROMPT_ECHO = 1, MON_PROMPT_INFO = 2 };
@@ -90,7 +99,13 @@ void mon_kbdint_clear(struct mon_kbdint *k);
 int mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret);
 int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
                           struct mon_kbdint *ret);
-int mon_ask_spawn_worker(int sock, int *ret_fd);
+/* A worker for one session channel (at most MaxSessions at a time): its socket and the
+ * id that names it in MON_REQ_SESSION_END. */
+int mon_ask_spawn_worker(int sock, int *ret_fd, uint32_t *ret_id);
+/* The session's worker closed its socket: wait (briefly) for it to exit and return its
+ * exit status for the channel's exit-status message. 0, 1 when the monitor does not
+ * know it (still running, or not this connection's worker), or -errno. */
+int mon_ask_session_end(int sock, uint32_t id, uint32_t *ret_status);
 /* Fire-and-forget log line (the network child cannot reach syslog reliably). */
 void mon_note(int sock, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

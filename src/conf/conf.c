@@ -1007,20 +1007,23 @@ static const struct kw keywords[] = {
         {"PerSourceMaxStartups", KW_UINT, "int", "16",
          "Unauthenticated connections per source network block.", OFF(per_source_max_startups), 1,
          100000},
-        {"PerSourceMaxSessions", KW_UINT, "int", "64",
-         "Connections (any state) per source network block.", OFF(per_source_max_sessions), 1,
+        {"PerSourceMaxConnections", KW_UINT, "int", "64",
+         "Connections (any state) per source network block.", OFF(per_source_max_connections), 1,
          100000},
         {"PerSourceNetBlockSize", KW_CUSTOM, "v4bits:v6bits", "32:128",
          "Prefix lengths grouping addresses for per-source limits.", .set = set_netblock,
          .dump = dump_netblock},
-        {"MaxSessions", KW_UINT, "int", "1024", "Connections in total.", OFF(max_sessions), 1,
+        {"MaxConnections", KW_UINT, "int", "1024", "Connections in total.", OFF(max_connections), 1,
          1000000},
+        {"MaxSessions", KW_UINT, "int", "10",
+         "Concurrent session channels (sftp, scp) per connection, as in sshd.",
+         OFF(max_sessions_per_conn), 1, BERTH_MAX_SESSIONS_PER_CONN},
         {"IdleTimeout", KW_DURATION, "duration", "0",
-         "Disconnect a session without requests for this long; 0 = off.", OFF(idle_timeout), 0,
+         "Disconnect a connection without traffic for this long; 0 = off.", OFF(idle_timeout), 0,
          604800},
         {"StallTimeout", KW_DURATION, "duration", "300",
-         "Disconnect when a transfer makes no progress for this long; 0 = off.", OFF(stall_timeout),
-         0, 86400},
+         "Close a session whose transfer makes no progress for this long; 0 = off.",
+         OFF(stall_timeout), 0, 86400},
         /* crypto */
         {"Ciphers", KW_ALGOS, "algorithms", DEF_CIPHERS, "Ciphers.", OFF(ciphers),
          .known = known_ciphers},
@@ -1153,9 +1156,19 @@ split_words(struct parse_ctx *ctx, char *line, char **argv, size_t max)
 	return (int)argc;
 }
 
+/* Old names still accepted; berthd -T prints the new one. */
+static const struct {
+	const char *old, *now;
+} kw_aliases[] = {
+        {"PerSourceMaxSessions", "PerSourceMaxConnections"}, /* before MaxSessions meant sshd's */
+};
+
 static const struct kw *
 kw_find(const char *name, size_t *ret_idx)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(kw_aliases); i++)
+		if (strcasecmp(kw_aliases[i].old, name) == 0)
+			name = kw_aliases[i].now;
 	for (size_t i = 0; i < ARRAY_SIZE(keywords); i++) {
 		if (strcasecmp(keywords[i].name, name) == 0) {
 			*ret_idx = i;

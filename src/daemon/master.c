@@ -163,10 +163,10 @@ static const char *
 refuse_reason(const struct berth_config *s, const struct limits_view *v)
 {
 	const struct berth_maxstartups *m = &s->max_startups;
-	if (s->max_sessions && v->total >= s->max_sessions)
-		return "MaxSessions";
-	if (s->per_source_max_sessions && v->src_total >= s->per_source_max_sessions)
-		return "PerSourceMaxSessions";
+	if (s->max_connections && v->total >= s->max_connections)
+		return "MaxConnections";
+	if (s->per_source_max_connections && v->src_total >= s->per_source_max_connections)
+		return "PerSourceMaxConnections";
 	if (s->per_source_max_startups && v->src_unauth >= s->per_source_max_startups)
 		return "PerSourceMaxStartups";
 	if (m->full && v->unauth >= m->full)
@@ -249,7 +249,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
-	size_t nslots = s->max_sessions ? s->max_sessions : 1000;
+	size_t nslots = s->max_connections ? s->max_connections : 1000;
 	struct conn_slot *slots = xcalloc(nslots, sizeof(*slots));
 	for (size_t i = 0; i < nslots; i++)
 		slots[i].startup_fd = -1;
@@ -331,7 +331,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 						break;
 					}
 				if (!why && slot == nslots)
-					why = "MaxSessions";
+					why = "MaxConnections";
 				if (why) {
 					log_info("drop connection #%u from [%s]:%s past %s",
 					         v.total, src, port, why);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,13 +29,25 @@
 
 #define MON_MAX_PASSED       16
 #define NET_CHILD_DATA_LIMIT (512UL * 1024 * 1024)
+#define WORKER_EXIT_WAIT_MS  2000 /* a worker that closed its socket is exiting */
+
+/* One session's worker: a slot stays after the worker exits until the network child
+ * fetched its exit status (MON_REQ_SESSION_END) or the slot is needed again. */
+struct mon_worker {
+	pid_t pid;   /* 0 = free slot */
+	int pidfd;   /* readable once the worker exited; -1 after reaping */
+	bool exited; /* reaped; status valid */
+	int status;  /* wait status */
+	time_t start;
+};
 
 struct monitor {
 	const struct monitor_conn *mc;
 	const struct berth_config *cfg;
 	int sock;
 	pid_t net_pid;
-	pid_t worker_pid;
+	struct mon_worker *workers; /* session workers (2 x MaxSessions slots) */
+	size_t n_worker_slots;
 	char *user;                 /* pinned at the first request */
 	struct berth_account *acct; /* NULL: invalid or refused user */
 	bool invalid;               /* no such account */
@@ -49,7 +62,6 @@ struct monitor {
 	size_t pam_nprompts;
 	bool kbdint_virtual;      /* single "Password:" prompt outstanding */
 	char auth_method_log[64]; /* method that completed authentication */
-	time_t session_start;
 };
 
 /* The account database: loaded by each connection's monitor after the network child
@@ -257,12 +269,14 @@ static int
 handle_pubkey(struct monitor *m, struct xbuf *req)
 {
 	_cleanup_free_ char *user = NULL;
-	uint8_t verified;
+	uint8_t state;
 	const uint8_t *blob;
 	size_t blob_len;
 	if (xbuf_get_cstring(req, &user, BERTH_ACCOUNT_NAME_MAX + 1) < 0 ||
-	    xbuf_get_u8(req, &verified) < 0 || xbuf_get_string_direct(req, &blob, &blob_len) < 0)
+	    xbuf_get_u8(req, &state) < 0 || xbuf_get_string_direct(req, &blob, &blob_len) < 0 ||
+	    state > MON_PK_BAD_SIGNATURE)
 		return -EBADMSG;
+	bool verified = state == MON_PK_VERIFIED;
 	if (!pin_user(m, user)) {
 		log_info("Disconnecting %s port %u: change of username not allowed",
 		         m->mc->peer_addr, m->mc->peer_port);
@@ -273,6 +287,11 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 	blob_fingerprint(blob, blob_len, fp, sizeof(fp));
 	blob_type(blob, blob_len, type, sizeof(type));
 	snprintf(detail, sizeof(detail), "%s %s", key_type_label(type), fp);
+	if (state == MON_PK_BAD_SIGNATURE)
+		/* A signature that does not verify is a failed attempt with this key (an
+		 * unparsable key has no blob and no fingerprint), as in sshd. */
+		return reply_answer(m, method_result(m, BERTH_AUTH_PUBLICKEY, false, "publickey",
+		                                     blob_len ? detail : NULL));
 
 	const struct authkeys_entry *e = NULL;
 	if (method_allowed_now(m, BERTH_AUTH_PUBLICKEY)) {
@@ -484,13 +503,123 @@ handle_kbdint_answer(struct monitor *m, struct xbuf *req)
 	        m, method_result(m, BERTH_AUTH_KBDINT, ok, "keyboard-interactive", NULL), NULL);
 }
 
+/* ---- session workers ---- */
+
+static void
+put_u32_be(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static int
+worker_exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static struct mon_worker *
+worker_by_id(struct monitor *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->n_worker_slots; i++)
+		if (m->workers[i].pid > 0 && (uint32_t)m->workers[i].pid == id)
+			return &m->workers[i];
+	return NULL;
+}
+
+/* Reap @w if it has exited, waiting at most @wait_ms; logs the end of its session. */
+static void
+worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
+{
+	if (w->pid <= 0 || w->exited)
+		return;
+	if (wait_ms != 0 && w->pidfd >= 0) {
+		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
+		while (poll(&p, 1, wait_ms) < 0 && errno == EINTR)
+			;
+	}
+	int st;
+	pid_t r;
+	do
+		r = waitpid(w->pid, &st, wait_ms < 0 ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r != w->pid)
+		return;
+	w->exited = true; /* the slot stays until the status is asked for or needed */
+	w->status = st;
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	w->pidfd = -1;
+	log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)", m->user,
+	         m->mc->peer_addr, m->mc->peer_port, (int)w->pid, (long)(time(NULL) - w->start),
+	         worker_exit_code(st));
+}
+
+static size_t
+workers_running(struct monitor *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->n_worker_slots; i++)
+		if (m->workers[i].pid > 0 && !m->workers[i].exited)
+			n++;
+	return n;
+}
+
+/* A slot for a new session, or NULL past MaxSessions. A worker whose channel just
+ * closed may still be exiting: give it a moment before refusing. */
+static struct mon_worker *
+worker_slot(struct monitor *m)
+{
+	if (!m->workers) {
+		m->n_worker_slots = 2 * (size_t)m->cfg->max_sessions_per_conn;
+		m->workers = xcalloc(m->n_worker_slots, sizeof(*m->workers));
+		for (size_t i = 0; i < m->n_worker_slots; i++)
+			m->workers[i].pidfd = -1;
+	}
+	for (size_t i = 0; i < m->n_worker_slots; i++)
+		worker_reap(m, &m->workers[i], 0);
+	if (workers_running(m) >= m->cfg->max_sessions_per_conn) {
+		struct pollfd p[2 * BERTH_MAX_SESSIONS_PER_CONN];
+		nfds_t np = 0;
+		for (size_t i = 0; i < m->n_worker_slots; i++)
+			if (m->workers[i].pidfd >= 0)
+				p[np++] = (struct pollfd){.fd = m->workers[i].pidfd,
+				                          .events = POLLIN};
+		(void)poll(p, np, WORKER_EXIT_WAIT_MS);
+		for (size_t i = 0; i < m->n_worker_slots; i++)
+			worker_reap(m, &m->workers[i], 0);
+		if (workers_running(m) >= m->cfg->max_sessions_per_conn)
+			return NULL;
+	}
+	struct mon_worker *oldest = NULL;
+	for (size_t i = 0; i < m->n_worker_slots; i++) {
+		struct mon_worker *w = &m->workers[i];
+		if (w->pid == 0)
+			return w;
+		if (w->exited && (!oldest || w->start < oldest->start))
+			oldest = w; /* its status was never asked for */
+	}
+	return oldest;
+}
+
+static void
+worker_track(struct mon_worker *w, pid_t pid)
+{
+	*w = (struct mon_worker){.pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL)};
+}
+
 static int
 handle_spawn(struct monitor *m)
 {
-	uint8_t no = 0, yes = 1;
-	if (!m->authenticated || m->worker_pid > 0 || !m->acct) {
-		log_error("refusing worker request from %s port %u (not authenticated or repeat)",
-		          m->mc->peer_addr, m->mc->peer_port);
+	uint8_t no = 0;
+	struct mon_worker *slot = NULL;
+	if (!m->authenticated || !m->acct || !(slot = worker_slot(m))) {
+		log_error("refusing worker request from %s port %u (%s)", m->mc->peer_addr,
+		          m->mc->peer_port,
+		          m->authenticated && m->acct ? "MaxSessions reached"
+		                                      : "not authenticated");
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	int sv[2];
@@ -516,11 +645,12 @@ handle_spawn(struct monitor *m)
 		_exit(worker_run(&wp, sv[1]));
 	}
 	close(sv[1]);
-	m->worker_pid = pid;
-	m->session_start = time(NULL);
+	worker_track(slot, pid);
 	log_info("Starting session: subsystem 'sftp' for %s from %s port %u id %d", m->user,
 	         m->mc->peer_addr, m->mc->peer_port, (int)pid);
-	int r = mon_send(m->sock, &yes, 1, sv[0]);
+	uint8_t yes[5] = {1};
+	put_u32_be(yes + 1, (uint32_t)pid);
+	int r = mon_send(m->sock, yes, sizeof(yes), sv[0]);
 	close(sv[0]);
 	return r;
 }
@@ -536,6 +666,26 @@ handle_note(struct monitor *m, struct xbuf *req)
 		level = LOG_LEVEL_INFO;
 	log_msg((enum log_level)level, "%s", line);
 	return 0;
+}
+
+/* The network child saw a session's worker close its socket: tell it the exit status. */
+static int
+handle_session_end(struct monitor *m, struct xbuf *req)
+{
+	uint32_t id;
+	if (!m->authenticated || xbuf_get_u32(req, &id) < 0)
+		return -EBADMSG;
+	uint8_t rep[5] = {0};
+	struct mon_worker *w = worker_by_id(m, id);
+	if (w) {
+		worker_reap(m, w, WORKER_EXIT_WAIT_MS);
+		if (w->exited) {
+			rep[0] = 1;
+			put_u32_be(rep + 1, (uint32_t)worker_exit_code(w->status));
+			w->pid = 0; /* the slot is free again */
+		}
+	}
+	return mon_send(m->sock, rep, sizeof(rep), -1);
 }
 
 /* The request table: which requests are valid in which phase. */
@@ -561,6 +711,8 @@ dispatch(struct monitor *m, const uint8_t *msg, size_t len)
 		return handle_spawn(m);
 	case MON_REQ_NOTE:
 		return handle_note(m, &req);
+	case MON_REQ_SESSION_END:
+		return handle_session_end(m, &req);
 	default:
 		return -EPROTO;
 	}
@@ -659,11 +811,19 @@ monitor_connection_run(const struct monitor_conn *mc)
 			}
 			timeout = 500;
 		}
-		struct pollfd p = {.fd = m.sock, .events = POLLIN};
-		int pr = poll(&p, 1, timeout);
+		struct pollfd p[1 + 2 * BERTH_MAX_SESSIONS_PER_CONN];
+		nfds_t np = 0;
+		p[np++] = (struct pollfd){.fd = m.sock, .events = POLLIN};
+		for (size_t i = 0; i < m.n_worker_slots; i++)
+			if (m.workers[i].pidfd >= 0)
+				p[np++] =
+				        (struct pollfd){.fd = m.workers[i].pidfd, .events = POLLIN};
+		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
-		if (pr <= 0)
+		for (size_t i = 0; pr > 0 && i < m.n_worker_slots; i++)
+			worker_reap(&m, &m.workers[i], 0); /* logs each session's end */
+		if (pr <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		int fd;
 		ssize_t n = mon_recv(m.sock, msg, MON_MSG_MAX, &fd);
@@ -692,15 +852,10 @@ monitor_connection_run(const struct monitor_conn *mc)
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		log_error("network child for %s port %u died of signal %d", mc->peer_addr,
 		          mc->peer_port, WTERMSIG(status));
-	if (m.worker_pid > 0) {
-		int ws;
-		while (waitpid(m.worker_pid, &ws, 0) < 0 && errno == EINTR)
-			;
-		log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)",
-		         m.user, mc->peer_addr, mc->peer_port, (int)m.worker_pid,
-		         (long)(time(NULL) - m.session_start),
-		         WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
-	} else if (!m.authenticated) {
+	for (size_t i = 0; i < m.n_worker_slots; i++)
+		worker_reap(&m, &m.workers[i], -1); /* their sockets closed with the child */
+	free(m.workers);
+	if (!m.authenticated) {
 		log_verbose("Connection closed by %s port %u [preauth]", mc->peer_addr,
 		            mc->peer_port);
 	}

@@ -110,7 +110,7 @@ parse_answer(struct xbuf *rep, struct mon_answer *ret)
 }
 
 int
-mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool verified,
+mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, enum mon_pk_state state,
                struct mon_answer *ret)
 {
 	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
@@ -118,7 +118,7 @@ mon_ask_pubkey(int sock, const char *user, const uint8_t *blob, size_t len, bool
 	uint8_t buf[256];
 	xbuf_init(&req, MON_MSG_MAX);
 	if (xbuf_put_u8(&req, MON_REQ_PUBKEY) < 0 || xbuf_put_cstring(&req, user) < 0 ||
-	    xbuf_put_u8(&req, verified) < 0 || xbuf_put_string(&req, blob, len) < 0)
+	    xbuf_put_u8(&req, (uint8_t)state) < 0 || xbuf_put_string(&req, blob, len) < 0)
 		return -ENOBUFS;
 	int r = transact(sock, &req, &rep, buf, sizeof(buf));
 	return r < 0 ? r : parse_answer(&rep, ret);
@@ -211,7 +211,7 @@ mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, ui
 }
 
 int
-mon_ask_spawn_worker(int sock, int *ret_fd)
+mon_ask_spawn_worker(int sock, int *ret_fd, uint32_t *ret_id)
 {
 	uint8_t req = MON_REQ_SPAWN_WORKER, buf[16];
 	int r = mon_send(sock, &req, 1, -1);
@@ -221,12 +221,38 @@ mon_ask_spawn_worker(int sock, int *ret_fd)
 	ssize_t n = mon_recv(sock, buf, sizeof(buf), &fd);
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : (int)n;
-	if (buf[0] != 1 || fd < 0) {
+	struct xbuf rep;
+	uint8_t ok;
+	uint32_t id;
+	xbuf_view_init(&rep, buf, (size_t)n);
+	if (xbuf_get_u8(&rep, &ok) < 0 || ok != 1 || xbuf_get_u32(&rep, &id) < 0 || fd < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -EPERM;
 	}
 	*ret_fd = fd;
+	*ret_id = id;
+	return 0;
+}
+
+int
+mon_ask_session_end(int sock, uint32_t id, uint32_t *ret_status)
+{
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	struct xbuf rep;
+	uint8_t buf[16], known;
+	uint32_t status;
+	xbuf_init(&req, 16);
+	if (xbuf_put_u8(&req, MON_REQ_SESSION_END) < 0 || xbuf_put_u32(&req, id) < 0)
+		return -ENOBUFS;
+	int r = transact(sock, &req, &rep, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	if (xbuf_get_u8(&rep, &known) < 0 || xbuf_get_u32(&rep, &status) < 0)
+		return -EBADMSG;
+	if (!known)
+		return 1;
+	*ret_status = status;
 	return 0;
 }
 

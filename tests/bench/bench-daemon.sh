@@ -100,7 +100,7 @@ LogTarget stderr
 # The concurrent-login workload comes from one address: lift the per-source caps
 # (OpenSSH's MaxStartups is raised below for the same reason).
 PerSourceMaxStartups 1000
-PerSourceMaxSessions 1000
+PerSourceMaxConnections 1000
 EOF
 setsid "$berthd" -D -e -f "$W/berthd.conf" 2>"$W/berthd.log" &
 BPID=$!

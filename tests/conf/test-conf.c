@@ -42,8 +42,9 @@ test_defaults(void **state)
 	/* 20 sources x 10 concurrent logins must fit; one source alone is capped. */
 	assert_true(cfg.max_startups.start >= 200);
 	assert_true(cfg.per_source_max_startups >= 10 && cfg.per_source_max_startups < 100);
-	assert_true(cfg.per_source_max_sessions >= 10);
-	assert_true(cfg.max_sessions >= 200);
+	assert_true(cfg.per_source_max_connections >= 10);
+	assert_true(cfg.max_connections >= 200);
+	assert_int_equal(cfg.max_sessions_per_conn, 10);
 	berth_config_free(&cfg);
 }
 

@@ -50,6 +50,16 @@ def raw(tr, msgtype, *fields):
         pass
 
 
+def channel_closed_soon(ch, what, limit):
+    """The server must close the channel by itself; the connection stays usable."""
+    end = time.time() + limit
+    while time.time() < end:
+        if ch.closed:
+            return
+        time.sleep(0.1)
+    raise AssertionError("%s: channel still open after %.0f s" % (what, limit))
+
+
 def authed_sftp():
     tr = transport()
     tr.auth_publickey("demo", KEY)
@@ -123,7 +133,8 @@ tr.close()
 results.append("second subsystem request refused, first sftp unaffected")
 
 # 5. A client that stops reading: the server must not buffer without bound, and the
-# stall timer must end the session.
+# stall timer must end that session (its channel); the connection and its other
+# sessions go on.
 with open(t + "/jail/big.bin", "wb") as f:
     f.write(os.urandom(1 << 20) * 48)
 tr = authed_sftp()
@@ -135,9 +146,14 @@ fh = sftp.open("big.bin", "rb")
 handle = fh.handle
 for i in range(600):
     sftp._async_request(fh, paramiko.sftp.CMD_READ, handle, paramiko.py3compat.long(i * 32768), 32768)
+other = paramiko.SFTPClient.from_transport(tr)
 time.sleep(1.0)
-closed_soon(tr, "stalled reader", limit=30.0)
-results.append("client that stops reading: session closed by the stall timer")
+channel_closed_soon(ch, "stalled reader", limit=30.0)
+assert tr.is_active(), "the connection went down with the stalled session"
+other.listdir(".")
+tr.close()
+results.append("client that stops reading: session closed by the stall timer, "
+               "the other session on the connection unaffected")
 
 for r in results:
     print("ok - " + r)

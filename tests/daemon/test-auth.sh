@@ -77,6 +77,58 @@ tr.close()
 EOF
 ok "failed key does not become the identity; good key then succeeds"
 
+# RFC 4252 section 7: a signed request whose signature does not verify is answered
+# with FAILURE at once (libssh 0.10 drops it silently), counted toward MaxAuthTries (3
+# here) and logged like any failed key; the client can then log in with the right key
+# on the same connection.
+$PY - "$PORT" "$T" <<'EOF' || fail "invalid signature handling"
+import sys, time, paramiko
+from paramiko.pkey import PublicBlob
+port, t = int(sys.argv[1]), sys.argv[2]
+good = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
+forged = paramiko.Ed25519Key.from_private_key_file(t + "/other_key")
+# Present the authorized key's blob, sign with another private key.
+forged.public_blob = PublicBlob("ssh-ed25519", good.asbytes())
+def connect():
+    tr = paramiko.Transport(("127.0.0.1", port)); tr.start_client(timeout=10)
+    tr.auth_timeout = 100  # an unanswered request ends as "Authentication timeout."
+    return tr
+def bad_attempt(tr):
+    try:
+        tr.auth_publickey("demo", forged)
+        raise SystemExit("forged signature accepted")
+    except paramiko.AuthenticationException as e:
+        assert "timeout" not in str(e).lower(), "invalid signature not answered: %s" % e
+tr = connect()
+bad_attempt(tr)
+tr.auth_publickey("demo", good)
+assert tr.is_authenticated()
+tr.close()
+print("ok - invalid signature answered with FAILURE; the right key then logs in")
+tr = connect()
+failures = 0
+for i in range(10):
+    try:
+        bad_attempt(tr)
+        failures += 1
+    except (paramiko.SSHException, EOFError, OSError):
+        break
+    if not tr.is_active():
+        break
+end = time.time() + 10
+while tr.is_active() and time.time() < end:
+    time.sleep(0.1)
+assert failures <= 4, failures
+assert not tr.is_active(), "connection still open after MaxAuthTries invalid signatures"
+EOF
+GFP=$(ssh-keygen -lf "$T/client_key.pub" | awk '{print $2}')
+wait_log "maximum authentication attempts exceeded for demo from 127\.0\.0\.1 port [0-9]+ ssh2" ||
+	fail "no MaxAuthTries line after invalid signatures"
+MPORT=$(sed -n 's/.*maximum authentication attempts exceeded for demo from 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/berthd.log" | tail -1)
+n=$(grep "Failed publickey for demo from 127.0.0.1 port $MPORT ssh2: " "$T/berthd.log" | grep -cF "ED25519 $GFP")
+[[ $n -eq 3 ]] || fail "$n invalid signatures logged on one connection with MaxAuthTries 3"
+ok "invalid signatures logged as failed keys and counted toward MaxAuthTries"
+
 # The user name is pinned by the first request: changing it ends the connection.
 $PY - "$PORT" "$PASSWORD" <<'EOF' || fail "user name change not refused"
 import sys, time, paramiko
@@ -119,7 +171,7 @@ assert not t.is_active(), "connection still open after MaxAuthTries"
 EOF
 wait_log "maximum authentication attempts exceeded for demo from 127\.0\.0\.1" ||
 	fail "no MaxAuthTries log line"
-MPORT=$(sed -n 's/.*maximum authentication attempts exceeded for demo from 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/berthd.log")
+MPORT=$(sed -n 's/.*maximum authentication attempts exceeded for demo from 127.0.0.1 port \([0-9]*\).*/\1/p' "$T/berthd.log" | tail -1)
 n=$(grep -c "Failed password for demo from 127.0.0.1 port $MPORT " "$T/berthd.log")
 [[ $n -eq 3 ]] || fail "server verified $n passwords on one connection with MaxAuthTries 3"
 ok "MaxAuthTries closes the connection"

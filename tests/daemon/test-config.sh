@@ -31,6 +31,22 @@ grep -qi "^port $PORT$" "$T/T.out" || fail "-T does not show the port"
 grep -qi "^logingracetime 120" "$T/T.out" || fail "-T does not show defaults"
 ok "-T prints the effective configuration"
 
+# Connection limits have their own names; MaxSessions is sshd's (per connection) and the
+# old per-source name is a deprecated alias that -T prints under the new one.
+grep -qi "^maxconnections 1024$" "$T/T.out" || fail "-T: MaxConnections default"
+grep -qi "^persourcemaxconnections 64$" "$T/T.out" || fail "-T: PerSourceMaxConnections default"
+grep -qi "^maxsessions 10$" "$T/T.out" || fail "-T: MaxSessions default (per connection)"
+cp "$T/berthd.conf" "$T/alias.conf"
+printf 'PerSourceMaxSessions 7\nMaxSessions 3\nMaxConnections 99\n' >>"$T/alias.conf"
+"$BERTHD" -T -f "$T/alias.conf" >"$T/T2.out" || fail "-T rejects PerSourceMaxSessions"
+grep -qi "^persourcemaxconnections 7$" "$T/T2.out" || fail "PerSourceMaxSessions alias not applied"
+grep -qi "^maxsessions 3$" "$T/T2.out" || fail "MaxSessions not applied"
+grep -qi "^maxconnections 99$" "$T/T2.out" || fail "MaxConnections not applied"
+printf 'MaxSessions 0\n' >>"$T/bad.conf"
+"$BERTHD" -t -f "$T/bad.conf" >"$T/t.out" 2>&1 && fail "-t accepts MaxSessions 0"
+grep -qi "MaxSessions" "$T/t.out" || fail "-t does not name MaxSessions"
+ok "MaxConnections, PerSourceMaxConnections (old name accepted), MaxSessions per connection"
+
 # Algorithm options: restrict ciphers, a client offering only others cannot connect.
 write_config "Ciphers aes256-gcm@openssh.com" "MACs hmac-sha2-256-etm@openssh.com"
 start_berthd

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # berthd connection limits: a flood of unauthenticated connections from one source is
-# cut while other clients still get in (defaults); PerSourceMaxSessions, MaxStartups,
-# MaxSessions and IdleTimeout when configured.
+# cut while other clients still get in (defaults); PerSourceMaxConnections, MaxStartups,
+# MaxConnections and IdleTimeout when configured.
 BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/lib.sh"
 
@@ -52,7 +52,7 @@ ok "unauthenticated flood from one source cut (PerSourceMaxStartups), others sti
 stop_berthd
 
 # ---------------------------------------------------------------- configured limits
-write_config "PerSourceMaxSessions 3" "MaxSessions 6" "MaxStartups 5:100:5" "IdleTimeout 2"
+write_config "PerSourceMaxConnections 3" "MaxConnections 6" "MaxStartups 5:100:5" "IdleTimeout 2"
 start_berthd
 $PY - "$PORT" "$T" <<'EOF' || fail "configured limits"
 import socket, sys, time, paramiko
@@ -67,13 +67,13 @@ def login(src):
 held = [login("127.0.0.60") for _ in range(3)]
 try:
     login("127.0.0.60")
-    raise AssertionError("4th session from one source accepted (PerSourceMaxSessions 3)")
+    raise AssertionError("4th session from one source accepted (PerSourceMaxConnections 3)")
 except (paramiko.SSHException, EOFError, OSError):
     pass
 held += [login("127.0.0.61") for _ in range(3)]
 try:
     login("127.0.0.62")
-    raise AssertionError("7th session accepted (MaxSessions 6)")
+    raise AssertionError("7th session accepted (MaxConnections 6)")
 except (paramiko.SSHException, EOFError, OSError):
     pass
 for tr in held:
@@ -99,9 +99,9 @@ while tr.is_active() and time.time() < end:
     time.sleep(0.2)
 assert not tr.is_active(), "idle session not closed"
 EOF
-wait_log "past PerSourceMaxSessions" || fail "PerSourceMaxSessions not logged"
-wait_log "past MaxSessions" || fail "MaxSessions not logged"
+wait_log "past PerSourceMaxConnections" || fail "PerSourceMaxConnections not logged"
+wait_log "past MaxConnections" || fail "MaxConnections not logged"
 wait_log "past MaxStartups" || fail "MaxStartups not logged"
 wait_log "Idle timeout for demo" || fail "IdleTimeout not logged"
-ok "PerSourceMaxSessions, MaxSessions, MaxStartups and IdleTimeout enforced"
+ok "PerSourceMaxConnections, MaxConnections, MaxStartups and IdleTimeout enforced"
 echo "all limits tests passed"
