@@ -5,14 +5,16 @@
  * this same object. The engine owns a bounded input queue and a bounded output queue:
  *
  *   while running:
- *       n = fxp_engine_input_room(e);             // 0 = backpressure, stop reading
+ *       n = fxp_engine_input_room(e);             // 0 = input queue full, stop reading
  *       if (n) read up to n bytes, fxp_engine_feed(e, bytes, len);
  *       r = fxp_engine_process(e);                // handles every complete frame that
  *                                                 // fits the output queue
  *       write fxp_engine_output(e, &len), then fxp_engine_output_consume(e, written);
  *
  * A request is only processed while the output queue can take a worst-case reply, so a
- * peer that never reads replies cannot grow memory (OpenSSH's check_reserve rule).
+ * peer that never reads replies cannot grow memory (OpenSSH's check_reserve rule); input
+ * is still taken until the input queue is full, so a client whose reader waits for its
+ * sender can finish sending. Never block in a write while input may be pending.
  */
 #pragma once
 
@@ -62,7 +64,7 @@ int fxp_engine_new(const struct fxp_engine_config *cfg, struct fxp_engine **ret)
 /* Closes every open handle (logging "forced close"), frees. NULL is fine. */
 void fxp_engine_free(struct fxp_engine *e);
 
-/* Bytes that may be fed right now; 0 while the output queue is too full. */
+/* Bytes that may be fed right now; 0 while the input queue (1 MiB) is full. */
 size_t fxp_engine_input_room(const struct fxp_engine *e);
 /* Append input bytes (at most fxp_engine_input_room()); -ENOBUFS otherwise. */
 int fxp_engine_feed(struct fxp_engine *e, const void *data, size_t len);

@@ -143,3 +143,10 @@ void vfs_free(struct vfs *v);
  * (ownership moves to the vfs). */
 int vfs_posix_new(const char *root, const char *cwd, mode_t umask, struct vfs **ret);
 int vfs_posix_new_fd(int root_fd, const char *cwd, mode_t umask, struct vfs **ret);
+/* Let OPEN reach devices and FIFOs (default: refused with -EPERM, as a jail and the
+ * daemon need). Only the drop-in without -j sets it, to behave as OpenSSH's
+ * sftp-server: the user's own permissions decide. A special file is opened
+ * non-blocking, so the open never waits for a FIFO's peer (a FIFO opened for writing
+ * without a reader fails with -ENXIO), then made blocking again; files without offsets
+ * (FIFOs, ttys) are read and written in sequence. -EINVAL if @v is not a POSIX vfs. */
+int vfs_posix_set_special_files(struct vfs *v, bool allow);

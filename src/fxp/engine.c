@@ -71,8 +71,9 @@ fxp_engine_free(struct fxp_engine *e)
 size_t
 fxp_engine_input_room(const struct fxp_engine *e)
 {
-	if (xbuf_avail(&e->out) < FXP_OUT_RESERVE)
-		return 0;
+	/* Input is taken whenever the input queue has room, also while the output is
+	 * stuck: processing, not reading, waits for output room. A client whose reader
+	 * waits for its sender must be able to finish sending (bounded by FXP_IN_MAX). */
 	return xbuf_avail(&e->in);
 }
 

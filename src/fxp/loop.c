@@ -1,12 +1,43 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* fd transport for the engine, shared by the drop-in (stdin/stdout) and the daemon's
- * worker (a socketpair). Input is read only while the engine has output room. */
+ * worker (one socketpair fd for both directions).
+ *
+ * Rules:
+ * - The output fd is made non-blocking for the whole run and written with what the
+ *   kernel takes: a write never waits, so input keeps being read while replies are
+ *   stuck (a client whose reader lags behind its sender must not deadlock us).
+ * - O_NONBLOCK lives on the open file description, which fd 0 and 1 share when they are
+ *   one socket or one tty; the flags found at start are put back at exit, so a parent
+ *   shell's terminal is not left non-blocking.
+ * - Input is read while the engine has input room; requests are processed only while
+ *   the output queue can take a worst-case reply (backpressure, in the engine).
+ * - When the input description is a separate, blocking one (the pipes sshd gives a
+ *   subsystem), a read with no output queued blocks in read() itself (one syscall per
+ *   request instead of poll + read); with output queued, input is read only through a
+ *   per-call non-blocking read after poll said it is readable. */
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "berth/common.h"
 #include "fxp-internal.h"
+
+struct loop {
+	struct fxp_engine *e;
+	int in_fd, out_fd;
+	int in_flags, out_flags; /* as found at start (restored at exit), -1 unknown */
+	bool in_blocking;        /* in_fd's description blocks: read() may wait */
+	bool in_socket;          /* per-call non-blocking read is recv(MSG_DONTWAIT) */
+	bool input_eof;
+};
+
+/* Steps return 0 to go on, LOOP_END for a clean end (EOF, peer gone), or an exit status
+ * (1 read/write error, 2 poll error, 11 oversize message, 255 protocol error). */
+#define LOOP_END (-1)
 
 static int
 exit_code_for(int r)
@@ -19,110 +50,179 @@ exit_code_for(int r)
 	}
 }
 
-/* Write what the engine has queued. 0, 1 = peer gone (EPIPE), or -errno. */
 static int
-flush_output(struct fxp_engine *e, int out_fd)
+set_nonblocking(int fd, int flags)
+{
+	if (flags < 0 || (flags & O_NONBLOCK))
+		return 0;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+static void
+loop_setup(struct loop *l)
+{
+	/* Read both before changing either: they may be one description. */
+	l->in_flags = fcntl(l->in_fd, F_GETFL);
+	l->out_flags = fcntl(l->out_fd, F_GETFL);
+	int r = set_nonblocking(l->out_fd, l->out_flags);
+	if (r < 0)
+		fxp_log(l->e, LOG_LEVEL_ERROR, "cannot make output non-blocking: %s", strerror(-r));
+	/* Seen through in_fd now: non-blocking if it shares out_fd's description (a
+	 * socketpair or tty on both) or was so already. */
+	int now = fcntl(l->in_fd, F_GETFL);
+	l->in_blocking = now >= 0 && !(now & O_NONBLOCK);
+	struct stat st;
+	l->in_socket = fstat(l->in_fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+loop_restore(struct loop *l)
+{
+	/* Only O_NONBLOCK was touched; when in and out share a description both saved
+	 * values are the same original. */
+	if (l->out_flags >= 0 && !(l->out_flags & O_NONBLOCK))
+		(void)fcntl(l->out_fd, F_SETFL, l->out_flags);
+	if (l->in_flags >= 0 && !(l->in_flags & O_NONBLOCK) && !l->in_blocking)
+		(void)fcntl(l->in_fd, F_SETFL, l->in_flags);
+}
+
+/* A read of a blocking description that must not wait: recv(MSG_DONTWAIT) for sockets,
+ * preadv2(RWF_NOWAIT) for pipes and ttys. A kernel or file type without the latter
+ * makes the description non-blocking for the rest of the run instead. */
+static ssize_t
+read_nowait(struct loop *l, void *p, size_t n)
+{
+	if (l->in_socket)
+		return recv(l->in_fd, p, n, MSG_DONTWAIT);
+	struct iovec iov = {.iov_base = p, .iov_len = n};
+	ssize_t r = preadv2(l->in_fd, &iov, 1, -1, RWF_NOWAIT);
+	if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS))
+		return r;
+	if (set_nonblocking(l->in_fd, l->in_flags) == 0)
+		l->in_blocking = false;
+	errno = EAGAIN; /* poll again, then read plainly */
+	return -1;
+}
+
+/* Read what fits into the engine. @may_block: nothing else could make progress. */
+static int
+read_input(struct loop *l, size_t room, bool may_block)
+{
+	uint8_t *p;
+	if (fxp_engine_feed_reserve(l->e, room, &p) < 0)
+		return 255;
+	ssize_t n;
+	if (may_block || !l->in_blocking)
+		n = read(l->in_fd, p, room);
+	else
+		n = read_nowait(l, p, room);
+	int err = errno;
+	fxp_engine_feed_commit(l->e, room, n > 0 ? (size_t)n : 0);
+	if (n == 0) {
+		fxp_log(l->e, LOG_LEVEL_DEBUG1, "read eof");
+		l->input_eof = true;
+	} else if (n < 0 && err != EAGAIN && err != EINTR) {
+		fxp_log(l->e, LOG_LEVEL_ERROR, "read: %s", strerror(err));
+		return 1;
+	}
+	return 0;
+}
+
+/* Write what the kernel takes now; *ret_moved tells how much. */
+static int
+write_output(struct loop *l, size_t *ret_moved)
 {
 	size_t len;
-	const uint8_t *p = fxp_engine_output(e, &len);
+	const uint8_t *p = fxp_engine_output(l->e, &len);
+	*ret_moved = 0;
 	if (len == 0)
 		return 0;
-	ssize_t n = write(out_fd, p, len);
+	ssize_t n = write(l->out_fd, p, len);
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
-		return errno == EPIPE ? 1 : -errno;
+		if (errno == EPIPE)
+			return LOOP_END;
+		fxp_log(l->e, LOG_LEVEL_ERROR, "write: %s", strerror(errno));
+		return 1;
 	}
-	fxp_engine_output_consume(e, (size_t)n);
+	fxp_engine_output_consume(l->e, (size_t)n);
+	*ret_moved = (size_t)n;
 	return 0;
 }
 
 /* Process what can be processed and hand the replies to the peer right away, for as
- * long as writing frees room for more. 0, 1 = peer gone, or an exit status. */
+ * long as writing frees room for more. */
 static int
-work(struct fxp_engine *e, int out_fd)
+pump(struct loop *l)
 {
 	for (;;) {
-		int r = fxp_engine_process(e);
+		int r = fxp_engine_process(l->e);
 		if (r < 0)
 			return exit_code_for(r);
-		size_t before, after;
-		(void)fxp_engine_output(e, &before);
-		if (before == 0)
+		size_t moved;
+		if ((r = write_output(l, &moved)) != 0)
+			return r;
+		/* Stop when nothing more can run, or the peer takes no bytes now. */
+		if (moved == 0 || !fxp_engine_has_pending(l->e))
 			return 0;
-		r = flush_output(e, out_fd);
-		if (r > 0)
-			return -1; /* peer gone: a clean end */
-		if (r < 0) {
-			fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
-			return 1;
+	}
+}
+
+static int
+loop_run(struct loop *l)
+{
+	for (;;) {
+		int r = pump(l);
+		if (r != 0)
+			return r;
+		size_t pending;
+		(void)fxp_engine_output(l->e, &pending);
+		/* At EOF, frames held back by backpressure still get answered; an
+		 * incomplete trailing frame is dropped. */
+		if (l->input_eof && pending == 0 && !fxp_engine_has_pending(l->e))
+			return LOOP_END;
+		size_t room = l->input_eof ? 0 : fxp_engine_input_room(l->e);
+		if (!room && !pending) {
+			/* Cannot happen: no room means queued output. */
+			fxp_log(l->e, LOG_LEVEL_ERROR, "internal error: engine stalled");
+			return 255;
 		}
-		(void)fxp_engine_output(e, &after);
-		/* Stop when nothing more can run, or the peer is not taking bytes now. */
-		if (!fxp_engine_has_pending(e) || after == before)
-			return 0;
+		if (pending == 0 && l->in_blocking) {
+			/* Only input can make progress: wait in read() itself. */
+			if ((r = read_input(l, room, true)) != 0)
+				return r;
+			continue;
+		}
+		struct pollfd pfd[2] = {
+		        {.fd = room ? l->in_fd : -1, .events = POLLIN},
+		        {.fd = pending ? l->out_fd : -1, .events = POLLOUT},
+		};
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fxp_log(l->e, LOG_LEVEL_ERROR, "poll: %s", strerror(errno));
+			return 2;
+		}
+		/* Errors and hang-ups are left to the read or write to report. */
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+			if ((r = read_input(l, room, false)) != 0)
+				return r;
+		}
+		if (pfd[1].revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) {
+			size_t moved;
+			if ((r = write_output(l, &moved)) != 0)
+				return r;
+		}
 	}
 }
 
 int
 fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 {
-	bool input_eof = false;
-	for (;;) {
-		int r = work(e, out_fd);
-		if (r != 0)
-			return r < 0 ? 0 : r;
-		size_t pending;
-		(void)fxp_engine_output(e, &pending);
-		/* At EOF, frames held back by backpressure still get answered; an
-		 * incomplete trailing frame is dropped. */
-		if (input_eof && pending == 0 && !fxp_engine_has_pending(e))
-			return 0;
-		size_t room = input_eof ? 0 : fxp_engine_input_room(e);
-		struct pollfd pfd[2] = {
-		        {.fd = room ? in_fd : -1, .events = POLLIN},
-		        {.fd = pending ? out_fd : -1, .events = POLLOUT},
-		};
-		if (!room && !pending) {
-			/* Cannot happen: no room means queued output. */
-			fxp_log(e, LOG_LEVEL_ERROR, "internal error: engine stalled");
-			return 255;
-		}
-		if (pending == 0) {
-			/* Only input can make progress: block in read() itself and save a
-			 * poll() per request round trip (non-blocking fds fall back). */
-			pfd[0].revents = POLLIN;
-		} else if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			fxp_log(e, LOG_LEVEL_ERROR, "poll: %s", strerror(errno));
-			return 2;
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			uint8_t *p;
-			if (fxp_engine_feed_reserve(e, room, &p) < 0)
-				return 255;
-			ssize_t n = read(in_fd, p, room);
-			fxp_engine_feed_commit(e, room, n > 0 ? (size_t)n : 0);
-			if (n == 0) {
-				fxp_log(e, LOG_LEVEL_DEBUG1, "read eof");
-				input_eof = true;
-			} else if (n < 0 && errno == EAGAIN) {
-				struct pollfd in = {.fd = in_fd, .events = POLLIN};
-				(void)poll(&in, 1, -1);
-			} else if (n < 0 && errno != EINTR) {
-				fxp_log(e, LOG_LEVEL_ERROR, "read: %s", strerror(errno));
-				return 1;
-			}
-		}
-		if (pfd[1].revents & (POLLOUT | POLLHUP | POLLERR)) {
-			r = flush_output(e, out_fd);
-			if (r > 0)
-				return 0;
-			if (r < 0) {
-				fxp_log(e, LOG_LEVEL_ERROR, "write: %s", strerror(-r));
-				return 1;
-			}
-		}
-	}
+	struct loop l = {.e = e, .in_fd = in_fd, .out_fd = out_fd};
+	loop_setup(&l);
+	int r = loop_run(&l);
+	loop_restore(&l);
+	return r == LOOP_END ? 0 : r;
 }

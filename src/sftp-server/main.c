@@ -226,6 +226,10 @@ main(int argc, char **argv)
 	if (r < 0)
 		log_fatal(255, "cannot open %s \"%s\": %s", jail ? "jail directory" : "root",
 		          jail ? jail : "/", strerror(-r));
+	/* Without a jail the user's own permissions decide, as with OpenSSH: devices and
+	 * FIFOs may be opened. Inside a jail they stay refused. */
+	if (!jail && (r = vfs_posix_set_special_files(vfs, true)) < 0)
+		log_fatal(255, "vfs: %s", strerror(-r));
 
 	_cleanup_free_ char *home = NULL;
 	if (start_dir) {

@@ -29,13 +29,15 @@
 struct posix_vfs {
 	struct vfs base;
 	int root_fd;
-	char *root_host; /* host path of root_fd, for presenting canonical paths */
-	char *cwd;       /* canonical client path of the working directory */
+	char *root_host;    /* host path of root_fd, for presenting canonical paths */
+	char *cwd;          /* canonical client path of the working directory */
+	bool special_files; /* devices and FIFOs may be opened (drop-in without a jail) */
 };
 
 struct posix_file {
 	struct vfs_file base;
 	int fd;
+	bool stream; /* no offsets (a FIFO, a tty): read()/write() instead of pread/pwrite */
 };
 
 struct posix_dir {
@@ -205,9 +207,31 @@ apply_attr_pathfd(int pathfd, const struct vfs_attr *a)
 	return 0;
 }
 
+/* A device or FIFO, only when the vfs allows them: opened O_NONBLOCK so that the open
+ * itself never waits (a FIFO without a peer, a serial line without carrier), then made
+ * blocking again for the transfer, as OpenSSH's descriptors are. A FIFO opened for
+ * writing without a reader fails with ENXIO instead of waiting for one. */
+static int
+open_special(int pathfd, int oflags)
+{
+	int fd = reopen_fd(pathfd, oflags | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	if (!(oflags & O_NONBLOCK)) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
 /* Open an existing object for data only if it is a regular file: resolve to an O_PATH
  * fd, check the type, then reopen that very object. FIFOs, sockets and devices are
- * never opened (a device's open alone can have side effects). */
+ * never opened (a device's open alone can have side effects) unless the vfs was told
+ * to allow them (vfs_posix_set_special_files()). */
 static int
 open_existing_regular(struct posix_vfs *pv, const char *path, int oflags)
 {
@@ -219,9 +243,11 @@ open_existing_regular(struct posix_vfs *pv, const char *path, int oflags)
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
+	if (S_ISREG(st.st_mode))
+		return reopen_fd(pathfd, oflags);
+	if (!pv->special_files)
 		return -EPERM;
-	return reopen_fd(pathfd, oflags);
+	return open_special(pathfd, oflags);
 }
 
 /* O_CREAT semantics without ever opening a non-regular file. The common upload case,
@@ -242,7 +268,7 @@ create_regular(struct posix_vfs *pv, const char *path, int oflags, uint32_t mode
 	if (fd < 0)
 		return fd;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || pv->special_files))
 		return fd;
 	close(fd);
 	return -EPERM;
@@ -274,6 +300,11 @@ posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struc
 	struct posix_file *pf = xcalloc(1, sizeof(*pf));
 	pf->base.vfs = v;
 	pf->fd = fd;
+	if (pv->special_files) {
+		/* FIFOs, sockets and ttys have no offsets: data is read and written in
+		 * sequence (OpenSSH answers FAILURE there, its lseek fails). */
+		pf->stream = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
+	}
 	*ret = &pf->base;
 	return 0;
 }
@@ -283,8 +314,10 @@ posix_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off, size_t *ret
 {
 	if (off > INT64_MAX)
 		return -EINVAL;
+	bool stream = ((struct posix_file *)f)->stream;
 	for (;;) {
-		ssize_t n = pread(file_fd(f), buf, len, (off_t)off);
+		ssize_t n = stream ? read(file_fd(f), buf, len)
+		                   : pread(file_fd(f), buf, len, (off_t)off);
 		if (n >= 0) {
 			*ret_n = (size_t)n;
 			return 0;
@@ -300,10 +333,12 @@ posix_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size
 	if (off > INT64_MAX)
 		return -EINVAL;
 	size_t done = 0;
+	bool stream = ((struct posix_file *)f)->stream;
 	/* Short writes are retried: a client's WRITE is all-or-error. */
 	while (done < len) {
-		ssize_t n = pwrite(file_fd(f), (const uint8_t *)buf + done, len - done,
-		                   (off_t)(off + done));
+		const uint8_t *p = (const uint8_t *)buf + done;
+		ssize_t n = stream ? write(file_fd(f), p, len - done)
+		                   : pwrite(file_fd(f), p, len - done, (off_t)(off + done));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -752,6 +787,15 @@ vfs_posix_new_fd(int root_fd, const char *cwd, mode_t umask_bits, struct vfs **r
 		}
 	}
 	*ret = &pv->base;
+	return 0;
+}
+
+int
+vfs_posix_set_special_files(struct vfs *v, bool allow)
+{
+	if (!v || v->ops != &posix_ops)
+		return -EINVAL;
+	to_posix(v)->special_files = allow;
 	return 0;
 }
 

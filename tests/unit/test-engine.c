@@ -441,7 +441,8 @@ test_backpressure_bounds_output(void **state)
 {
 	struct fixture *fx = fixture_new(false, 0);
 	send_init(fx);
-	/* a 1 MiB file, then 64 full-size READs that nobody drains */
+	/* a 1 MiB file, then full-size READs (padded to 16 KiB, so that the input queue
+	 * fills after about 64 of them) that nobody drains */
 	char *path = xasprintf("%s/big", fx->dir);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
@@ -456,13 +457,15 @@ test_backpressure_bounds_output(void **state)
 	assert_int_equal(open_file(fx, 1, "big", FXF_READ, h), FX_OK);
 	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
 	xbuf_init(&b, 1 << 20);
+	static const uint8_t pad[16384];
 	uint32_t sent = 0;
 	for (uint32_t i = 0; i < 10000; i++) {
-		if (fxp_engine_input_room(fx->e) < 64)
+		if (fxp_engine_input_room(fx->e) < 64 + sizeof(pad))
 			break;
 		put_handle_req(&b, FXP_READ, 1000 + i, h);
 		xbuf_put_u64(&b, 0);
 		xbuf_put_u32(&b, FXP_MAX_READ);
+		xbuf_put(&b, pad, sizeof(pad)); /* trailing bytes are ignored */
 		frame_feed(fx, &b);
 		sent++;
 		assert_int_equal(fxp_engine_process(fx->e), 0);
@@ -471,13 +474,15 @@ test_backpressure_bounds_output(void **state)
 		assert_true(out <= FXP_OUT_MAX);
 	}
 	assert_true(sent < 10000);
-	assert_int_equal(fxp_engine_input_room(fx->e), 0);
-	/* a peer that ignores the room: the frame waits, output stays bounded */
+	/* input is taken while the output is stuck, up to the input queue's bound */
+	assert_true(fxp_engine_input_room(fx->e) < 64 + sizeof(pad));
 	put_handle_req(&b, FXP_READ, 1000 + sent, h);
 	xbuf_put_u64(&b, 0);
 	xbuf_put_u32(&b, FXP_MAX_READ);
-	frame_feed(fx, &b);
-	sent++;
+	xbuf_put(&b, pad, sizeof(pad));
+	xbuf_put(&b, pad, sizeof(pad)); /* larger than the room left */
+	assert_int_equal(fxp_engine_feed(fx->e, xbuf_ptr(&b), xbuf_len(&b)), -ENOBUFS);
+	xbuf_reset(&b);
 	assert_int_equal(fxp_engine_process(fx->e), 0);
 	assert_true(fxp_engine_has_pending(fx->e));
 	size_t out_now;

@@ -234,6 +234,69 @@ test_special_files_refused(void **state)
 	assert_int_equal(vfs_open(fx->v, "null", VFS_O_READ, 0, &f), -ENOENT);
 }
 
+/* The drop-in without a jail: devices and FIFOs open as the user's permissions allow,
+ * and no open waits for a FIFO's peer. */
+static void
+test_special_files_allowed(void **state)
+{
+	struct fixture *fx = *state;
+	struct vfs *root;
+	assert_int_equal(vfs_posix_new("/", "/", 0, &root), 0);
+	assert_int_equal(vfs_posix_set_special_files(root, true), 0);
+	struct vfs_file *f;
+	uint8_t buf[4096];
+	size_t n;
+	assert_int_equal(vfs_open(root, "/dev/zero", VFS_O_READ, 0, &f), 0);
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(vfs_pread(f, buf, sizeof(buf), 1 << 20, &n), 0);
+	assert_int_equal(n, sizeof(buf));
+	assert_int_equal(buf[0] | buf[4095], 0);
+	assert_int_equal(vfs_close(f), 0);
+	assert_int_equal(
+	        vfs_open(root, "/dev/null", VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC, 0644, &f), 0);
+	assert_int_equal(vfs_pwrite(f, buf, 100, 0, &n), 0);
+	assert_int_equal(n, 100);
+	assert_int_equal(vfs_close(f), 0);
+
+	char *fifo = xasprintf("%s/sub/fifo", fx->jail);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	char *client = xasprintf("%s/sub/fifo", fx->jail);
+	/* no reader: a write open fails at once instead of waiting */
+	assert_int_equal(vfs_open(root, client, VFS_O_WRITE, 0, &f), -ENXIO);
+	/* no writer: a read open succeeds at once and reads end of file */
+	assert_int_equal(vfs_open(root, client, VFS_O_READ, 0, &f), 0);
+	assert_int_equal(vfs_pread(f, buf, sizeof(buf), 0, &n), 0);
+	assert_int_equal(n, 0);
+	/* with a writer: data in sequence, whatever offset the client names */
+	int w = open(fifo, O_WRONLY | O_NONBLOCK);
+	assert_true(w >= 0);
+	assert_int_equal(write(w, "loader", 6), 6);
+	assert_int_equal(vfs_pread(f, buf, 3, 12345, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "loa", 3);
+	assert_int_equal(vfs_pread(f, buf, sizeof(buf), 3, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "der", 3);
+	close(w);
+	assert_int_equal(vfs_pread(f, buf, sizeof(buf), 6, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(vfs_close(f), 0);
+	/* with a reader, a write open works and writes in sequence */
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	assert_int_equal(vfs_open(root, client, VFS_O_WRITE, 0, &f), 0);
+	assert_int_equal(vfs_pwrite(f, "to-reader", 9, 777, &n), 0);
+	assert_int_equal(vfs_close(f), 0);
+	assert_int_equal(read(rd, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "to-reader", 9);
+	close(rd);
+	free(client);
+	free(fifo);
+	vfs_free(root);
+	/* the option is the POSIX backend's own; the jailed vfs still refuses */
+	assert_int_equal(vfs_open(fx->v, "sub/fifo", VFS_O_READ, 0, &f), -EPERM);
+}
+
 static void
 test_readdir_and_copy(void **state)
 {
@@ -271,6 +334,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_basic_ops, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_escapes_confined, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_special_files_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_special_files_allowed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_readdir_and_copy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
