@@ -75,9 +75,30 @@ void fxp_engine_feed_commit(struct fxp_engine *e, size_t reserved, size_t used);
 int fxp_engine_process(struct fxp_engine *e);
 /* True when complete frames are still queued (processing paused for output room). */
 bool fxp_engine_has_pending(const struct fxp_engine *e);
-/* Bytes queued for the peer; valid until the next engine call. */
+/* Bytes queued for the peer (those before the first file segment, see below); valid
+ * until the next engine call. */
 const uint8_t *fxp_engine_output(const struct fxp_engine *e, size_t *ret_len);
+/* Consume @n bytes of the piece at the head of the output (fxp_engine_output_next()). */
 void fxp_engine_output_consume(struct fxp_engine *e, size_t n);
+
+/* Zero-copy READ replies, for a transport that moves file data itself with
+ * vfs_splice_to(): once on, a READ of at least 16 KiB that the regular file's size
+ * covers is queued as its DATA header (bytes) followed by a file segment. The output
+ * is then a sequence of pieces. Segments count against output room like bytes; while
+ * any is queued only READs are processed (a CLOSE or WRITE waits until they are sent).
+ * Off by default; fxp_engine_output() alone never sees a segment then. */
+void fxp_engine_set_file_output(struct fxp_engine *e, bool on);
+struct fxp_output {
+	const uint8_t *data;   /* bytes, or NULL for a file segment */
+	struct vfs_file *file; /* borrowed, valid until the segment is consumed */
+	uint64_t off;
+	size_t len; /* 0 = nothing queued */
+};
+/* The piece at the head of the output. The transport sends bytes as they are and must
+ * send exactly @len bytes for a segment (zeros for any part the file lost meanwhile). */
+void fxp_engine_output_next(const struct fxp_engine *e, struct fxp_output *ret);
+/* Everything queued: bytes and segments. */
+size_t fxp_engine_output_pending(const struct fxp_engine *e);
 
 /* Parse a comma-separated list of request names (as for -p/-P) into a bitmask.
  * -EINVAL with *ret_bad pointing into @list at the unknown name. */
@@ -89,3 +110,11 @@ void fxp_print_request_names(void *fp);
  * engine until EOF or a fatal condition. Returns an OpenSSH-compatible exit status:
  * 0 EOF, 1 read/write error, 2 poll error, 11 oversize message, 255 protocol error. */
 int fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd);
+struct fxp_loop_opts {
+	/* READ data moves from the file to out_fd without a copy through user space when
+	 * out_fd is a pipe (splice) or a socket (sendfile); ttys and files are copied. */
+	bool zero_copy;
+};
+/* fxp_loop_run() with options; NULL = defaults (all off). */
+int fxp_loop_run_opts(struct fxp_engine *e, int in_fd, int out_fd,
+                      const struct fxp_loop_opts *opts);

@@ -93,6 +93,13 @@ struct vfs_ops {
 	/* Change the working directory used for relative paths. */
 	int (*chdir)(struct vfs *v, const char *path);
 	void (*free)(struct vfs *v);
+	/* Optional: move up to @len bytes at @off of a regular file to the pipe or socket
+	 * @out_fd without copying them through user space (splice(2), sendfile(2)).
+	 * *ret_moved tells how many; 0 with success = end of file at @off; -EAGAIN =
+	 * @out_fd is full (it is non-blocking). Backends without it leave it NULL and
+	 * callers copy (vfs_pread() + write()). */
+	int (*splice_to)(struct vfs_file *f, uint64_t off, size_t len, int out_fd,
+	                 size_t *ret_moved);
 };
 
 struct vfs {
@@ -135,6 +142,9 @@ int vfs_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_fi
              uint64_t dst_off, uint64_t *ret_copied);
 int vfs_chdir(struct vfs *v, const char *path);
 void vfs_free(struct vfs *v);
+/* -EOPNOTSUPP when the backend cannot move data itself (see struct vfs_ops). */
+int vfs_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *ret_moved);
+bool vfs_can_splice(const struct vfs_file *f);
 
 /* POSIX backend. @root is the directory that becomes "/" for the client (use "/" for no
  * jail); it is opened once and every later lookup is resolved beneath it by the kernel

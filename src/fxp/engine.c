@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "berth/common.h"
 #include "berth/xmem.h"
@@ -58,6 +59,7 @@ fxp_engine_free(struct fxp_engine *e)
 {
 	if (!e)
 		return;
+	e->files_count = 0; /* unsent segments refer to the files closed next */
 	fxp_close_all_handles(e);
 	free(e->handles.slots);
 	xbuf_deinit(&e->in);
@@ -96,17 +98,104 @@ fxp_engine_feed_commit(struct fxp_engine *e, size_t reserved, size_t used)
 		(void)xbuf_trim_tail(&e->in, reserved - used);
 }
 
+/* Output room left for replies: file segments count as much as the bytes they stand for,
+ * so backpressure holds the same number of replies either way. */
+static size_t
+out_avail(const struct fxp_engine *e)
+{
+	size_t avail = xbuf_avail(&e->out);
+	return avail > e->files_bytes ? avail - e->files_bytes : 0;
+}
+
+void
+fxp_engine_set_file_output(struct fxp_engine *e, bool on)
+{
+	e->file_output = on;
+}
+
 const uint8_t *
 fxp_engine_output(const struct fxp_engine *e, size_t *ret_len)
 {
-	*ret_len = xbuf_len(&e->out);
+	/* The bytes before the first file segment. */
+	*ret_len = e->files_count ? e->files[e->files_head].gap : xbuf_len(&e->out);
 	return xbuf_ptr(&e->out);
+}
+
+void
+fxp_engine_output_next(const struct fxp_engine *e, struct fxp_output *ret)
+{
+	size_t len;
+	const uint8_t *p = fxp_engine_output(e, &len);
+	if (len > 0 || e->files_count == 0) {
+		*ret = (struct fxp_output){.data = p, .len = len};
+		return;
+	}
+	const struct fxp_out_file *seg = &e->files[e->files_head];
+	*ret = (struct fxp_output){.file = seg->file, .off = seg->off, .len = seg->len};
+}
+
+size_t
+fxp_engine_output_pending(const struct fxp_engine *e)
+{
+	return xbuf_len(&e->out) + e->files_bytes;
 }
 
 void
 fxp_engine_output_consume(struct fxp_engine *e, size_t n)
 {
-	(void)xbuf_consume(&e->out, n);
+	if (e->files_count == 0) {
+		(void)xbuf_consume(&e->out, n);
+		return;
+	}
+	struct fxp_out_file *seg = &e->files[e->files_head];
+	if (seg->gap > 0) {
+		n = MIN(n, seg->gap);
+		seg->gap -= n;
+		e->files_gap -= n;
+		(void)xbuf_consume(&e->out, n);
+		return;
+	}
+	n = MIN(n, (size_t)seg->len);
+	seg->off += n;
+	seg->len -= (uint32_t)n;
+	e->files_bytes -= n;
+	if (seg->len == 0) {
+		e->files_head = (e->files_head + 1) % FXP_OUT_FILES;
+		e->files_count--;
+	}
+}
+
+int
+reply_data_from_file(struct fxp_engine *e, uint32_t id, struct vfs_file *f, uint64_t off,
+                     uint32_t len)
+{
+	if (!e->file_output || len < FXP_FILE_READ_MIN || e->files_count == FXP_OUT_FILES ||
+	    !vfs_can_splice(f))
+		return 1;
+	/* The header promises @len bytes: only a range the file's size covers now. A
+	 * file that shrinks before the segment is sent gets zeros from the transport.
+	 * Pseudo-files (size 0 under /proc) and reads reaching the end are copied. */
+	struct vfs_attr a;
+	int r = vfs_fstat(f, &a);
+	if (r < 0)
+		return r;
+	if (!(a.valid & VFS_ATTR_SIZE) || (a.mode & S_IFMT) != S_IFREG || off > a.size ||
+	    len > a.size - off)
+		return 1;
+	size_t pos = reply_begin(e, FXP_DATA, id);
+	(void)xbuf_put_u32(&e->out, len);
+	(void)xbuf_poke_u32(&e->out, pos, 1 + 4 + 4 + len);
+	struct fxp_out_file *seg = &e->files[(e->files_head + e->files_count) % FXP_OUT_FILES];
+	*seg = (struct fxp_out_file){
+	        .gap = xbuf_len(&e->out) - e->files_gap,
+	        .file = f,
+	        .off = off,
+	        .len = len,
+	};
+	e->files_gap += seg->gap;
+	e->files_bytes += len;
+	e->files_count++;
+	return 0;
 }
 
 size_t
@@ -348,7 +437,7 @@ fxp_engine_process(struct fxp_engine *e)
 {
 	for (;;) {
 		uint32_t len;
-		if (xbuf_avail(&e->out) < FXP_OUT_RESERVE)
+		if (out_avail(e) < FXP_OUT_RESERVE)
 			return 0; /* backpressure: wait until the peer drains replies */
 		if (xbuf_peek_u32(&e->in, &len) < 0)
 			return 0;
@@ -364,6 +453,10 @@ fxp_engine_process(struct fxp_engine *e)
 			        e->user);
 			return FXP_E_MALFORMED;
 		}
+		/* While file segments wait, only READs go on: anything else could change or
+		 * close a file whose data is still to be sent after it. */
+		if (e->files_count > 0 && xbuf_ptr(&e->in)[4] != FXP_READ)
+			return 0;
 		struct xbuf frame;
 		(void)xbuf_consume(&e->in, 4);
 		(void)xbuf_take_view(&e->in, len, &frame);

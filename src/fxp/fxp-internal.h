@@ -43,6 +43,19 @@ struct handle_table {
 	uint32_t max;
 };
 
+/* Zero-copy READ replies (fxp_engine_set_file_output()): the DATA header is queued as
+ * bytes, the data stays in the file as a segment the transport moves itself. @gap is
+ * the number of queued bytes between the previous segment (or the queue head) and this
+ * one. Shorter reads, and reads the file's size does not cover, are copied. */
+struct fxp_out_file {
+	size_t gap;
+	struct vfs_file *file;
+	uint64_t off;
+	uint32_t len;
+};
+#define FXP_OUT_FILES     64
+#define FXP_FILE_READ_MIN (16 * 1024)
+
 struct fxp_engine {
 	struct fxp_engine_config cfg;
 	char *user, *home, *peer; /* owned copies of the config strings */
@@ -50,6 +63,12 @@ struct fxp_engine {
 	bool initialized;
 	uint32_t client_version;
 	struct handle_table handles;
+	/* output segments backed by files, a ring; they count against output room */
+	bool file_output;
+	struct fxp_out_file files[FXP_OUT_FILES];
+	uint32_t files_head, files_count;
+	size_t files_gap;   /* sum of the queued segments' gaps */
+	size_t files_bytes; /* sum of their lengths */
 };
 
 /* engine.c: reply composition and logging */
@@ -66,6 +85,11 @@ int send_attrs(struct fxp_engine *e, uint32_t id, const struct vfs_attr *a);
 /* One-entry NAME reply with empty attributes (realpath, readlink, expand-path...). */
 int send_name1(struct fxp_engine *e, uint32_t id, const char *name);
 bool request_permitted(struct fxp_engine *e, enum fxp_req req, const char *name, bool does_write);
+/* Answer a READ of @len bytes at @off with a DATA header and a file segment, when the
+ * transport moves file data itself and the file's size covers the range. 0 = queued,
+ * 1 = not eligible (copy it), -errno from fstat. */
+int reply_data_from_file(struct fxp_engine *e, uint32_t id, struct vfs_file *f, uint64_t off,
+                         uint32_t len);
 
 /* attr.c */
 int attr_decode(struct xbuf *b, struct vfs_attr *ret);

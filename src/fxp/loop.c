@@ -14,7 +14,12 @@
  * - When the input description is a separate, blocking one (the pipes sshd gives a
  *   subsystem), a read with no output queued blocks in read() itself (one syscall per
  *   request instead of poll + read); with output queued, input is read only through a
- *   per-call non-blocking read after poll said it is readable. */
+ *   per-call non-blocking read after poll said it is readable.
+ * - With zero_copy and an output pipe or socket, READ data goes from the file to the fd
+ *   through the kernel (vfs_splice_to()): the DATA header is written first, then the
+ *   data spliced. If the file shrank meanwhile, zeros fill the promised length so the
+ *   framing stays intact (the client sees zeros where the file lost data, and one line
+ *   is logged); a file the kernel cannot splice is copied. */
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -33,7 +38,16 @@ struct loop {
 	bool in_blocking;        /* in_fd's description blocks: read() may wait */
 	bool in_socket;          /* per-call non-blocking read is recv(MSG_DONTWAIT) */
 	bool input_eof;
+	bool out_full; /* the last write or splice was short: wait for POLLOUT first */
+	bool shrank_logged;
+	uint8_t bounce[16384]; /* a file segment the kernel cannot splice, copied */
 };
+
+/* Pipe size and socket send buffer asked for with zero-copy output. */
+#define ZERO_COPY_BUFFER (1024 * 1024)
+
+/* Sent in place of file data that vanished after its DATA header promised it. */
+static const uint8_t zeros[16384];
 
 /* Steps return 0 to go on, LOOP_END for a clean end (EOF, peer gone), or an exit status
  * (1 read/write error, 2 poll error, 11 oversize message, 255 protocol error). */
@@ -59,7 +73,7 @@ set_nonblocking(int fd, int flags)
 }
 
 static void
-loop_setup(struct loop *l)
+loop_setup(struct loop *l, const struct fxp_loop_opts *opts)
 {
 	/* Read both before changing either: they may be one description. */
 	l->in_flags = fcntl(l->in_fd, F_GETFL);
@@ -73,6 +87,21 @@ loop_setup(struct loop *l)
 	l->in_blocking = now >= 0 && !(now & O_NONBLOCK);
 	struct stat st;
 	l->in_socket = fstat(l->in_fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	/* Zero-copy READ replies into a pipe (splice) or a socket (sendfile); a tty or a
+	 * file keeps the copy path. */
+	if (opts && opts->zero_copy && fstat(l->out_fd, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		fxp_engine_set_file_output(l->e, true);
+		/* Room for several 255 KiB replies at once, so that a segment rarely
+		 * needs a second call (best effort: the kernel caps both; the buffers
+		 * hold references to page-cache pages, not copies). */
+		if (S_ISFIFO(st.st_mode)) {
+			(void)fcntl(l->out_fd, F_SETPIPE_SZ, ZERO_COPY_BUFFER);
+		} else {
+			int size = ZERO_COPY_BUFFER;
+			(void)setsockopt(l->out_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		}
+	}
 }
 
 static void
@@ -128,17 +157,72 @@ read_input(struct loop *l, size_t room, bool may_block)
 	return 0;
 }
 
-/* Write what the kernel takes now; *ret_moved tells how much. */
+/* A file segment the kernel could not move: the bytes to write instead, in *ret_p and
+ * *ret_len (zeros for data the file lost since its header was sent). 0 or a step result. */
+static int
+segment_fallback(struct loop *l, const struct fxp_output *o, int r, const void **ret_p,
+                 size_t *ret_len)
+{
+	size_t n = 0;
+	if (r == -EINVAL || r == -EOPNOTSUPP || r == -ENOSYS) {
+		/* This file or fd cannot be spliced: copy it, and copy later reads. */
+		fxp_engine_set_file_output(l->e, false);
+		r = vfs_pread(o->file, l->bounce, MIN(o->len, sizeof(l->bounce)), o->off, &n);
+	}
+	if (r < 0) {
+		/* The header is out, the data cannot follow: end the session rather than
+		 * send bytes that are not the file's. */
+		fxp_log(l->e, LOG_LEVEL_ERROR, "read: %s", strerror(-r));
+		return 1;
+	}
+	if (n > 0) {
+		*ret_p = l->bounce;
+		*ret_len = n;
+		return 0;
+	}
+	if (!l->shrank_logged) {
+		fxp_log(l->e, LOG_LEVEL_ERROR,
+		        "file shrank after a read was answered: zeros sent for the missing data");
+		l->shrank_logged = true;
+	}
+	*ret_p = zeros;
+	*ret_len = MIN(o->len, sizeof(zeros));
+	return 0;
+}
+
+/* Send the piece at the head of the output as far as the kernel takes it now; *ret_moved
+ * tells how much. */
 static int
 write_output(struct loop *l, size_t *ret_moved)
 {
-	size_t len;
-	const uint8_t *p = fxp_engine_output(l->e, &len);
+	struct fxp_output o;
+	fxp_engine_output_next(l->e, &o);
 	*ret_moved = 0;
-	if (len == 0)
+	if (o.len == 0 || l->out_full)
 		return 0;
+	const void *p = o.data;
+	size_t len = o.len;
+	if (!p) {
+		size_t moved = 0;
+		int r = vfs_splice_to(o.file, o.off, o.len, l->out_fd, &moved);
+		if (r == 0 && moved > 0) {
+			fxp_engine_output_consume(l->e, moved);
+			*ret_moved = moved;
+			l->out_full = moved < o.len;
+			return 0;
+		}
+		if (r == -EAGAIN) {
+			l->out_full = true;
+			return 0;
+		}
+		if (r == -EPIPE)
+			return LOOP_END;
+		if ((r = segment_fallback(l, &o, r, &p, &len)) != 0)
+			return r;
+	}
 	ssize_t n = write(l->out_fd, p, len);
 	if (n < 0) {
+		l->out_full = errno == EAGAIN;
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
 		if (errno == EPIPE)
@@ -148,6 +232,9 @@ write_output(struct loop *l, size_t *ret_moved)
 	}
 	fxp_engine_output_consume(l->e, (size_t)n);
 	*ret_moved = (size_t)n;
+	/* A short write means the kernel took what fitted: wait for POLLOUT before the
+	 * next attempt instead of a write that fails with EAGAIN. */
+	l->out_full = (size_t)n < len;
 	return 0;
 }
 
@@ -160,11 +247,16 @@ pump(struct loop *l)
 		int r = fxp_engine_process(l->e);
 		if (r < 0)
 			return exit_code_for(r);
-		size_t moved;
-		if ((r = write_output(l, &moved)) != 0)
-			return r;
+		/* Hand over piece after piece (header, file segment, ...) while the peer
+		 * takes them. */
+		size_t moved, total = 0;
+		do {
+			if ((r = write_output(l, &moved)) != 0)
+				return r;
+			total += moved;
+		} while (moved > 0 && fxp_engine_output_pending(l->e) > 0);
 		/* Stop when nothing more can run, or the peer takes no bytes now. */
-		if (moved == 0 || !fxp_engine_has_pending(l->e))
+		if (total == 0 || !fxp_engine_has_pending(l->e))
 			return 0;
 	}
 }
@@ -176,8 +268,7 @@ loop_run(struct loop *l)
 		int r = pump(l);
 		if (r != 0)
 			return r;
-		size_t pending;
-		(void)fxp_engine_output(l->e, &pending);
+		size_t pending = fxp_engine_output_pending(l->e);
 		/* At EOF, frames held back by backpressure still get answered; an
 		 * incomplete trailing frame is dropped. */
 		if (l->input_eof && pending == 0 && !fxp_engine_has_pending(l->e))
@@ -210,6 +301,7 @@ loop_run(struct loop *l)
 				return r;
 		}
 		if (pfd[1].revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) {
+			l->out_full = false;
 			size_t moved;
 			if ((r = write_output(l, &moved)) != 0)
 				return r;
@@ -220,8 +312,14 @@ loop_run(struct loop *l)
 int
 fxp_loop_run(struct fxp_engine *e, int in_fd, int out_fd)
 {
+	return fxp_loop_run_opts(e, in_fd, out_fd, NULL);
+}
+
+int
+fxp_loop_run_opts(struct fxp_engine *e, int in_fd, int out_fd, const struct fxp_loop_opts *opts)
+{
 	struct loop l = {.e = e, .in_fd = in_fd, .out_fd = out_fd};
-	loop_setup(&l);
+	loop_setup(&l, opts);
 	int r = loop_run(&l);
 	loop_restore(&l);
 	return r == LOOP_END ? 0 : r;

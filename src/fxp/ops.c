@@ -196,6 +196,13 @@ op_read(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		fxp_log(e, LOG_LEVEL_DEBUG2, "read change len %u to %u", len, FXP_MAX_READ);
 		len = FXP_MAX_READ;
 	}
+	/* Zero-copy when the transport can: the data stays in the file until sent. */
+	if ((r = reply_data_from_file(e, id, h->file, off, len)) <= 0) {
+		if (r < 0)
+			return send_status(e, id, fxp_status_from_errno(r));
+		h->bytes_read += len;
+		return 0;
+	}
 	/* Read straight into the output queue: DATA header, then the bytes. */
 	size_t pos = reply_begin(e, FXP_DATA, id);
 	uint8_t *p;

@@ -265,7 +265,10 @@ main(int argc, char **argv)
 	r = fxp_engine_new(&cfg, &engine);
 	if (r < 0)
 		log_fatal(255, "engine: %s", strerror(-r));
-	int status = fxp_loop_run(engine, STDIN_FILENO, STDOUT_FILENO);
+	/* Downloads go from the page cache to stdout without a copy through user space
+	 * when stdout is a pipe or a socket (sshd and sftp -D connect one). */
+	const struct fxp_loop_opts loop_opts = {.zero_copy = true};
+	int status = fxp_loop_run_opts(engine, STDIN_FILENO, STDOUT_FILENO, &loop_opts);
 	fxp_engine_free(engine);
 	vfs_free(vfs);
 	log_info("session closed for local user %s from [%s]", pw->pw_name, client_addr);

@@ -158,6 +158,20 @@ vfs_chdir(struct vfs *v, const char *path)
 	return DISPATCH(v, chdir, v, path);
 }
 
+int
+vfs_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *ret_moved)
+{
+	if (!f->vfs->ops->splice_to)
+		return -EOPNOTSUPP;
+	return f->vfs->ops->splice_to(f, off, len, out_fd, ret_moved);
+}
+
+bool
+vfs_can_splice(const struct vfs_file *f)
+{
+	return f->vfs->ops->splice_to != NULL;
+}
+
 void
 vfs_free(struct vfs *v)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ struct posix_vfs {
 	char *root_host;    /* host path of root_fd, for presenting canonical paths */
 	char *cwd;          /* canonical client path of the working directory */
 	bool special_files; /* devices and FIFOs may be opened (drop-in without a jail) */
+	int splice_fd;      /* the last out_fd of splice_to, and whether it is a pipe */
+	bool splice_pipe;
 };
 
 struct posix_file {
@@ -704,6 +707,40 @@ posix_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file
 	return 0;
 }
 
+/* Page cache to @out_fd without a copy through user space: splice(2) into a pipe,
+ * sendfile(2) into anything else (a socket; the kernel splices through its own pipe). */
+static int
+posix_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *ret_moved)
+{
+	struct posix_vfs *pv = to_posix(f->vfs);
+	if (off > INT64_MAX || len > INT32_MAX)
+		return -EINVAL;
+	if (pv->splice_fd != out_fd) {
+		struct stat st;
+		if (fstat(out_fd, &st) < 0)
+			return -errno;
+		pv->splice_fd = out_fd;
+		pv->splice_pipe = S_ISFIFO(st.st_mode);
+	}
+	for (;;) {
+		ssize_t n;
+		if (pv->splice_pipe) {
+			loff_t o = (loff_t)off;
+			n = splice(file_fd(f), &o, out_fd, NULL, len,
+			           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		} else {
+			off_t o = (off_t)off;
+			n = sendfile(out_fd, file_fd(f), &o, len);
+		}
+		if (n >= 0) {
+			*ret_moved = (size_t)n;
+			return 0;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 static int
 posix_chdir(struct vfs *v, const char *path)
 {
@@ -757,6 +794,7 @@ static const struct vfs_ops posix_ops = {
         .copy = posix_copy,
         .chdir = posix_chdir,
         .free = posix_free,
+        .splice_to = posix_splice_to,
 };
 
 int
@@ -766,6 +804,7 @@ vfs_posix_new_fd(int root_fd, const char *cwd, mode_t umask_bits, struct vfs **r
 	pv->base.ops = &posix_ops;
 	pv->base.umask = umask_bits;
 	pv->root_fd = root_fd;
+	pv->splice_fd = -1;
 	pv->root_host = xstrdup("/");
 	pv->cwd = xstrdup("/");
 	/* Record where the root is, for presenting canonical client paths. */

@@ -11,7 +11,9 @@
 #   --warmup N          untimed runs per server and workload before those (default 1)
 #   --openssh PATH      OpenSSH's server (default /usr/lib/openssh/sftp-server)
 #   --berth-args ARGS   extra arguments for berth's server (word-split)
-#   --workloads LIST    comma-separated subset of: download,upload,put-small,get-small,ls-large
+#   --workloads LIST    comma-separated subset of: download,download-pipe,upload,put-small,
+#                       get-small,ls-large (download-pipe: the server on two pipes, as sshd
+#                       built with USE_PIPES connects it; sftp -D itself uses a socketpair)
 #   --out FILE          summary TSV (default: bench-dropin-<date>.tsv in the current directory);
 #                       raw per-run numbers go to FILE with .tsv replaced by .raw.tsv
 #   --strace            after the timed runs, one extra untimed run per server and workload
@@ -30,7 +32,7 @@ warmup=1
 openssh=/usr/lib/openssh/sftp-server
 berth="$repo/build/src/sftp-server/berth-sftp-server"
 berth_args=""
-workloads="download,upload,put-small,get-small,ls-large"
+workloads="download,download-pipe,upload,put-small,get-small,ls-large"
 out="bench-dropin-$(date +%Y%m%d-%H%M%S).tsv"
 do_strace=0
 keep=0
@@ -69,7 +71,7 @@ case "$warmup" in
 esac
 for w in ${workloads//,/ }; do
 	case "$w" in
-	download | upload | put-small | get-small | ls-large) ;;
+	download | download-pipe | upload | put-small | get-small | ls-large) ;;
 	*) echo "unknown workload: $w" >&2; exit 2 ;;
 	esac
 done
@@ -117,7 +119,7 @@ mkdir -p "$W/src/small" "$W/src/many" "$W/dst" "$W/batch" "$W/log"
 need_big=0 need_up=0 need_small=0 need_many=0
 for w in ${workloads//,/ }; do
 	case "$w" in
-	download) need_big=1 ;;
+	download | download-pipe) need_big=1 ;;
 	upload) need_up=1 ;;
 	put-small | get-small) need_small=1 ;;
 	ls-large) need_many=1 ;;
@@ -176,7 +178,7 @@ create_before=$cost
 write_batch() {
 	local w=$1 dest=$2
 	case "$w" in
-	download) printf 'get %s/src/big.bin /dev/null\n' "$W" ;;
+	download | download-pipe) printf 'get %s/src/big.bin /dev/null\n' "$W" ;;
 	upload) printf 'put %s/src/up.bin %s\n' "$W" "$dest" ;;
 	put-small) printf 'put -r %s/src/small %s\n' "$W" "$dest" ;;
 	get-small) printf 'get -r %s/src/small %s\n' "$W" "$dest" ;;
@@ -188,7 +190,7 @@ write_batch() {
 verify() {
 	local w=$1 dest=$2
 	case "$w" in
-	download) return 0 ;;
+	download | download-pipe) return 0 ;;
 	upload) cmp -s "$W/src/up.bin" "$dest" ;;
 	put-small | get-small) diff -r -q "$W/src/small" "$dest" >/dev/null ;;
 	ls-large) [ "$(grep -c 'entry[0-9]\{5\}$' "$W/log/ls.out")" = 10000 ] ;;
@@ -217,7 +219,9 @@ run_one() {
 	local t0 t1 rc=0
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086 # args is deliberately word-split
-	sftp -b "$W/batch/$w" -D "$W/rusage $ru $* $bin $args" >"$stdout" 2>"$errf" || rc=$?
+	local how=""
+	[ "$w" != download-pipe ] || how=--pipes
+	sftp -b "$W/batch/$w" -D "$W/rusage $how $ru $* $bin $args" >"$stdout" 2>"$errf" || rc=$?
 	t1=$(date +%s%N)
 	if [ "$rc" != 0 ] || [ ! -s "$ru" ]; then
 		echo "FAILED: $name $w run $run (sftp exit $rc); stderr:" >&2

@@ -4,11 +4,11 @@
 import os
 import socket
 import sys
-import time
 
 import paramiko
 import paramiko.py3compat
 from paramiko.message import Message
+from testlib import scaled, transport as started_transport, wait_until
 
 port, t = int(sys.argv[1]), sys.argv[2]
 KEY = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
@@ -18,19 +18,12 @@ MSG_GLOBAL_REQUEST = 80
 
 
 def transport():
-    tr = paramiko.Transport(("127.0.0.1", port))
-    tr.start_client(timeout=10)
-    return tr
+    return started_transport(("127.0.0.1", port))
 
 
 def closed_soon(tr, what, limit=20.0):
     """The server must hang up by itself (well before LoginGraceTime = 120 s)."""
-    end = time.time() + limit
-    while time.time() < end:
-        if not tr.is_active():
-            return
-        time.sleep(0.1)
-    raise AssertionError("%s: connection still open after %.0f s" % (what, limit))
+    wait_until(lambda: not tr.is_active(), limit, "%s: connection still open" % what)
 
 
 def raw(tr, msgtype, *fields):
@@ -52,12 +45,7 @@ def raw(tr, msgtype, *fields):
 
 def channel_closed_soon(ch, what, limit):
     """The server must close the channel by itself; the connection stays usable."""
-    end = time.time() + limit
-    while time.time() < end:
-        if ch.closed:
-            return
-        time.sleep(0.1)
-    raise AssertionError("%s: channel still open after %.0f s" % (what, limit))
+    wait_until(lambda: ch.closed, limit, "%s: channel still open" % what)
 
 
 def authed_sftp():
@@ -72,7 +60,7 @@ results = []
 tr = transport()
 raw(tr, MSG_USERAUTH_SUCCESS)
 try:
-    ch = tr.open_session(timeout=5)
+    ch = tr.open_session(timeout=scaled(5))
     raise AssertionError("channel opened after client-sent USERAUTH_SUCCESS")
 except (paramiko.SSHException, EOFError, OSError):
     pass
@@ -101,7 +89,7 @@ for name, fn in (
     ("pty", lambda c: c.get_pty()),
     ("subsystem other", lambda c: c.invoke_subsystem("netconf")),
 ):
-    ch = tr.open_session(timeout=10)
+    ch = tr.open_session(timeout=scaled(10))
     try:
         fn(ch)
         raise AssertionError("%s request accepted" % name)
@@ -114,7 +102,7 @@ try:
 except paramiko.SSHException:
     pass
 try:
-    tr.open_channel("direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 5555), timeout=5)
+    tr.open_channel("direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 5555), timeout=scaled(5))
     raise AssertionError("direct-tcpip accepted")
 except (paramiko.ChannelException, paramiko.SSHException):
     pass
@@ -123,7 +111,7 @@ results.append("exec/shell/pty/other subsystem/port forwarding refused, session 
 
 # 4. A second subsystem request on the sftp channel is refused; sftp keeps working.
 # (paramiko closes a channel whose request failed, so send the repeat by hand.)
-ch = tr.open_session(timeout=10)
+ch = tr.open_session(timeout=scaled(10))
 ch.invoke_subsystem("sftp")
 raw(tr, 98, ch.remote_chanid, "subsystem", False, "sftp")
 sftp = paramiko.SFTPClient(ch)
@@ -147,7 +135,6 @@ handle = fh.handle
 for i in range(600):
     sftp._async_request(fh, paramiko.sftp.CMD_READ, handle, paramiko.py3compat.long(i * 32768), 32768)
 other = paramiko.SFTPClient.from_transport(tr)
-time.sleep(1.0)
 channel_closed_soon(ch, "stalled reader", limit=30.0)
 assert tr.is_active(), "the connection went down with the stalled session"
 other.listdir(".")

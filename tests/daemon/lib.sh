@@ -5,8 +5,18 @@
 # generated host and client keys, and a virtual account "demo" jailed to $JAIL. The
 # daemon runs in its own process group and is killed (with all its connection
 # processes) by the EXIT trap.
+#
+# Tests wait for readiness (a log line, a process), never for a fixed time; every limit
+# on a wait is multiplied by BERTH_TIMEOUT_SCALE (default 1; scripts/test sets 3 for the
+# ASan+UBSan build). The Python parts use testlib.py (on PYTHONPATH) for the same.
 
 set -euo pipefail
+
+# Whole number >= 1 (a fraction is rounded up).
+SCALE=$(awk -v s="${BERTH_TIMEOUT_SCALE:-1}" 'BEGIN { s += 0; n = int(s); if (n < s) n++;
+	print (n < 1 ? 1 : n) }')
+export BERTH_TIMEOUT_SCALE=$SCALE
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 
 : "${BERTHD:?BERTHD must point at the berthd binary}"
 BERTHD=$(readlink -f "$BERTHD")
@@ -27,12 +37,21 @@ fail() {
 
 ok() { echo "ok - $*"; }
 
+# kill_group PGID: SIGTERM, up to 2 s (scaled) for the group to go, then SIGKILL.
+kill_group() {
+	kill -TERM -- "-$1" 2>/dev/null || return 0
+	local i
+	for ((i = 0; i < 40 * SCALE; i++)); do
+		kill -0 -- "-$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -KILL -- "-$1" 2>/dev/null || true
+}
+
 cleanup() {
 	local rc=$?
 	if [[ -n $BERTHD_PGID ]]; then
-		kill -TERM -- "-$BERTHD_PGID" 2>/dev/null || true
-		sleep 0.2
-		kill -KILL -- "-$BERTHD_PGID" 2>/dev/null || true
+		kill_group "$BERTHD_PGID"
 	fi
 	for c in "${CLEANUPS[@]}"; do eval "$c" || true; done
 	rm -rf "$T"
@@ -108,7 +127,8 @@ start_berthd() {
 	setsid "$BERTHD" -D -e -f "$T/berthd.conf" "$@" >>"$T/berthd.log" 2>&1 &
 	BERTHD_PID=$!
 	BERTHD_PGID=$BERTHD_PID
-	for _ in $(seq 1 100); do
+	local i
+	for ((i = 0; i < 200 * SCALE; i++)); do
 		if grep -q "Server listening" "$T/berthd.log"; then
 			return 0
 		fi
@@ -120,15 +140,24 @@ start_berthd() {
 
 stop_berthd() {
 	if [[ -n $BERTHD_PGID ]]; then
-		kill -TERM -- "-$BERTHD_PGID" 2>/dev/null || true
-		sleep 0.2
-		kill -KILL -- "-$BERTHD_PGID" 2>/dev/null || true
+		kill_group "$BERTHD_PGID"
 		BERTHD_PGID=
 	fi
 }
 
+# wait_no_connections: until the master has no connection process left (all reaped, so
+# every limit counter is back to zero).
+wait_no_connections() {
+	local i
+	for ((i = 0; i < 200 * SCALE; i++)); do
+		[[ -z $(cat "/proc/$BERTHD_PID/task/$BERTHD_PID/children" 2>/dev/null) ]] && return 0
+		sleep 0.05
+	done
+	fail "connection processes still running"
+}
+
 SSH_COMMON=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-	-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5)
+	-o BatchMode=yes -o ConnectTimeout=$((10 * SCALE)) -o ServerAliveInterval=$((5 * SCALE)))
 
 # sftp_key BATCHFILE [user] [key]: run OpenSSH sftp with a key
 sftp_key() {
@@ -144,16 +173,17 @@ sftp_password() {
 	chmod 700 "$T/askpass"
 	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
 		sftp -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-		-o LogLevel=ERROR -o ConnectTimeout=10 -o PubkeyAuthentication=no \
+		-o LogLevel=ERROR -o ConnectTimeout=$((10 * SCALE)) -o PubkeyAuthentication=no \
 		-o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 -o BatchMode=no \
 		-P "$PORT" -b "$batch" "$user@127.0.0.1" </dev/null
 }
 
 log_has() { grep -qE "$1" "$T/berthd.log"; }
 
+# wait_log REGEX [TRIES]: until the log matches; TRIES x 0.05 s (default 5 s), scaled.
 wait_log() {
-	local re=$1 n=${2:-100}
-	for _ in $(seq 1 "$n"); do
+	local re=$1 n=${2:-100} i
+	for ((i = 0; i < n * SCALE; i++)); do
 		log_has "$re" && return 0
 		sleep 0.05
 	done

@@ -10,12 +10,15 @@ import threading
 import time
 
 import paramiko
+from testlib import scaled, transport
 
 port, t = int(sys.argv[1]), sys.argv[2]
 n_sessions = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 n_sources = int(sys.argv[4]) if len(sys.argv) > 4 else 20
 key = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
-barrier = threading.Barrier(n_sessions, timeout=120)
+# 200 handshakes at once on 2 cores (under ASan, with other work running) can take a
+# minute: every limit is generous and scaled; a real failure fails fast anyway.
+barrier = threading.Barrier(n_sessions, timeout=scaled(180))
 lock = threading.Lock()
 failures = []
 opened = []
@@ -27,10 +30,9 @@ def session(i):
     try:
         sock = socket.socket()
         sock.bind((src, 0))
-        sock.settimeout(60)
+        sock.settimeout(scaled(90))
         sock.connect(("127.0.0.1", port))
-        tr = paramiko.Transport(sock)
-        tr.start_client(timeout=60)
+        tr = transport(sock, timeout=90)
         tr.auth_publickey("demo", key)
         sftp = paramiko.SFTPClient.from_transport(tr)
         data = os.urandom(64 * 1024 + i)

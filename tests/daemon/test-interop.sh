@@ -64,6 +64,7 @@ ok "scp key and password"
 # --- paramiko ---
 $PY - "$PORT" "$T" "$PASSWORD" <<'EOF' || fail "paramiko"
 import hashlib, sys, paramiko
+from testlib import ssh_connect_args
 port, t, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 data = open(t + "/up.bin", "rb").read()
 for auth in ("key", "password"):
@@ -71,10 +72,10 @@ for auth in ("key", "password"):
     c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     if auth == "key":
         c.connect("127.0.0.1", port, "demo", key_filename=t + "/client_key",
-                  allow_agent=False, look_for_keys=False, timeout=10)
+                  allow_agent=False, look_for_keys=False, **ssh_connect_args())
     else:
         c.connect("127.0.0.1", port, "demo", password=pw,
-                  allow_agent=False, look_for_keys=False, timeout=10)
+                  allow_agent=False, look_for_keys=False, **ssh_connect_args())
     s = c.open_sftp()
     with s.open("pm-%s.bin" % auth, "wb") as f:
         f.set_pipelined(True)
@@ -90,12 +91,12 @@ ok "paramiko key and password"
 
 # --- curl (libssh2 sftp) ---
 if curl -V | grep -qw sftp; then
-	curl -sS -k --connect-timeout 10 -u "demo:$PASSWORD" -T "$T/up.bin" \
+	curl -sS -k --connect-timeout $((10 * SCALE)) -u "demo:$PASSWORD" -T "$T/up.bin" \
 		"sftp://127.0.0.1:$PORT/curl.bin" || fail "curl upload (password)"
-	curl -sS -k --connect-timeout 10 -u "demo:$PASSWORD" -o "$T/curl.down" \
+	curl -sS -k --connect-timeout $((10 * SCALE)) -u "demo:$PASSWORD" -o "$T/curl.down" \
 		"sftp://127.0.0.1:$PORT/curl.bin" || fail "curl download (password)"
 	[[ $(sum "$T/curl.down") == "$UPSUM" ]] || fail "curl checksum"
-	curl -sS -k --connect-timeout 10 -u "demo:" --key "$T/client_key" \
+	curl -sS -k --connect-timeout $((10 * SCALE)) -u "demo:" --key "$T/client_key" \
 		--pubkey "$T/client_key.pub" -o "$T/curl2.down" \
 		"sftp://127.0.0.1:$PORT/curl.bin" || fail "curl download (key)"
 	[[ $(sum "$T/curl2.down") == "$UPSUM" ]] || fail "curl key checksum"
@@ -105,7 +106,7 @@ else
 fi
 
 # --- lftp sftp ---
-lftp -c "set sftp:auto-confirm yes; set net:max-retries 1; set net:timeout 10;
+lftp -c "set sftp:auto-confirm yes; set net:max-retries 1; set net:timeout $((10 * SCALE));
 	set sftp:connect-program 'ssh -a -x -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null';
 	open -u demo,$PASSWORD -p $PORT sftp://127.0.0.1;
 	put $T/up.bin -o lftp.bin; get lftp.bin -o $T/lftp.down" || fail "lftp"

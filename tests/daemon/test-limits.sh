@@ -10,19 +10,21 @@ setup_keys
 write_accounts
 echo ls >"$T/b"
 
-# Hold N raw TCP connections from SRC; print how many were dropped without a banner.
-hold_conns() { # src count seconds
+# Hold N raw TCP connections from SRC; print how many were dropped without a banner, then
+# keep them open until the file RELEASE exists. A connection is judged when the server
+# has decided (banner or hang-up), not after a fixed time.
+hold_conns() { # src count release-file
 	$PY - "$PORT" "$1" "$2" "$3" <<'EOF'
-import socket, sys, time
-port, src, n, hold = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+import os, socket, sys, time
+from testlib import scaled, wait_until
+port, src, n, release = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 socks, dropped = [], 0
 for i in range(n):
     s = socket.socket()
     s.bind((src, 0))
-    s.settimeout(5)
+    s.settimeout(scaled(10))
     s.connect(("127.0.0.1", port))
     socks.append(s)
-time.sleep(0.5)
 for s in socks:
     try:
         d = s.recv(64)
@@ -31,17 +33,24 @@ for s in socks:
     except (ConnectionResetError, socket.timeout):
         dropped += 1
 print(dropped, flush=True)
-time.sleep(hold)
+wait_until(lambda: os.path.exists(release), 120, "flood never released")
 EOF
 }
 
 # ---------------------------------------------------------------- flood, defaults
 write_config
 start_berthd
-hold_conns 127.0.0.50 60 6 >"$T/flood.out" &
+hold_conns 127.0.0.50 60 "$T/release" >"$T/flood.out" &
 FLOOD=$!
-sleep 1.5
+# The flood is in place once every connection was judged (its count is printed).
+for ((i = 0; i < 200 * SCALE; i++)); do
+	[[ -s $T/flood.out ]] && break
+	kill -0 $FLOOD 2>/dev/null || break
+	sleep 0.05
+done
+[[ -s $T/flood.out ]] || fail "flood connections were not judged"
 sftp_key "$T/b" >/dev/null || fail "legitimate client refused during a flood"
+touch "$T/release"
 wait $FLOOD || true
 dropped=$(head -1 "$T/flood.out")
 echo "flood: 60 unauthenticated connections from one source, $dropped dropped"
@@ -54,16 +63,20 @@ stop_berthd
 # ---------------------------------------------------------------- configured limits
 write_config "PerSourceMaxConnections 3" "MaxConnections 6" "MaxStartups 5:100:5" "IdleTimeout 2"
 start_berthd
-$PY - "$PORT" "$T" <<'EOF' || fail "configured limits"
+$PY - "$PORT" "$T" "$BERTHD_PID" <<'EOF' || fail "configured limits"
 import socket, sys, time, paramiko
-port, t = int(sys.argv[1]), sys.argv[2]
+from testlib import children, scaled, transport, wait_until
+port, t, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 key = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
 def login(src):
-    s = socket.socket(); s.bind((src, 0)); s.settimeout(10)
+    s = socket.socket(); s.bind((src, 0)); s.settimeout(scaled(10))
     s.connect(("127.0.0.1", port))
-    tr = paramiko.Transport(s); tr.start_client(timeout=10)
+    tr = transport(s)
     tr.auth_publickey("demo", key)
     return tr
+def no_connections(what):
+    # every connection process reaped: the master's counters are back to zero
+    wait_until(lambda: not children(master), 10, what)
 held = [login("127.0.0.60") for _ in range(3)]
 try:
     login("127.0.0.60")
@@ -78,26 +91,24 @@ except (paramiko.SSHException, EOFError, OSError):
     pass
 for tr in held:
     tr.close()
-time.sleep(1.0)
+no_connections("closed sessions not reaped")
 # MaxStartups 5:100:5: five silent connections, the sixth (other source) is dropped.
 silent = []
 for i in range(5):
     s = socket.socket(); s.bind(("127.0.0.%d" % (70 + i), 0)); s.connect(("127.0.0.1", port))
     silent.append(s)
-time.sleep(0.5)
-s = socket.socket(); s.bind(("127.0.0.80", 0)); s.settimeout(5); s.connect(("127.0.0.1", port))
+wait_until(lambda: len(children(master)) == 5, 10, "five silent connections not accepted")
+s = socket.socket(); s.bind(("127.0.0.80", 0)); s.settimeout(scaled(10))
+s.connect(("127.0.0.1", port))
 assert s.recv(64) == b"", "6th unauthenticated connection served (MaxStartups 5:100:5)"
 for x in silent + [s]:
     x.close()
-time.sleep(1.0)
+no_connections("silent connections not reaped")
 # IdleTimeout 2: an idle sftp session is closed by the server.
 tr = login("127.0.0.63")
 sftp = paramiko.SFTPClient.from_transport(tr)
 sftp.listdir(".")
-end = time.time() + 30
-while tr.is_active() and time.time() < end:
-    time.sleep(0.2)
-assert not tr.is_active(), "idle session not closed"
+wait_until(lambda: not tr.is_active(), 30, "idle session not closed")
 EOF
 wait_log "past PerSourceMaxConnections" || fail "PerSourceMaxConnections not logged"
 wait_log "past MaxConnections" || fail "MaxConnections not logged"

@@ -49,10 +49,14 @@ def descendants(pid):
         out.extend(descendants(c))
     return out
 
+from testlib import ssh_connect_args, wait_until
+
 # 1. Pre-auth: a connection that only read the banner.
 s = socket.create_connection(("127.0.0.1", port))
 assert s.recv(64).startswith(b"SSH-2.0-")
-time.sleep(0.3)
+# the monitor and its network child exist
+wait_until(lambda: len(children(master)) == 1 and len(children(children(master)[0])) == 1,
+           10, "no monitor with one network child")
 monitors = children(master)
 assert len(monitors) == 1, monitors
 nets = children(monitors[0])
@@ -68,21 +72,24 @@ assert st["NoNewPrivs"] == ["1"], st["NoNewPrivs"]
 assert int(st["CapEff"][0], 16) == 0 and int(st["CapPrm"][0], 16) == 0, st["CapEff"]
 print("pre-auth child", nets[0], "uid", st["Uid"], "root", os.readlink("/proc/%d/root" % nets[0]))
 s.close()
-time.sleep(0.3)
+wait_until(lambda: not children(master), 10, "pre-auth connection processes still running")
 
 # 2. Authenticated sessions: find the worker and check its credentials.
 def connect():
     c = paramiko.SSHClient()
     c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     c.connect("127.0.0.1", port, "demo", key_filename=t + "/client_key",
-              allow_agent=False, look_for_keys=False, timeout=10)
+              allow_agent=False, look_for_keys=False, **ssh_connect_args())
     return c, c.open_sftp()
 
 c1, s1 = connect()
 c2, s2 = connect()
 s1.listdir("."); s2.listdir(".")
-time.sleep(0.2)
-workers = [p for p in descendants(master) if int(status(p)["Uid"][0]) == uid]
+def find_workers():
+    return [p for p in descendants(master) if int(status(p)["Uid"][0]) == uid]
+if as_root:
+    wait_until(lambda: len(find_workers()) == 2, 10, "two workers not found")
+workers = find_workers()
 if as_root:
     assert len(workers) == 2, workers
     for w in workers:
@@ -138,7 +145,7 @@ print("jail escapes refused")
 # 4. Crash isolation: kill one worker hard, the other session keeps working.
 if as_root:
     os.kill(workers[0], 11)
-    time.sleep(0.3)
+    wait_until(lambda: workers[0] not in descendants(master), 10, "killed worker still there")
     alive = None
     for s in (s1, s2):
         try:

@@ -15,7 +15,8 @@ start_qs() { # log, args...
 	setsid "$@" >>"$log" 2>&1 &
 	BERTHD_PID=$!
 	BERTHD_PGID=$BERTHD_PID
-	for _ in $(seq 1 200); do
+	local i
+	for ((i = 0; i < 200 * SCALE; i++)); do
 		grep -q "Server listening" "$log" && return 0
 		kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$log" >&2; fail "quickstart exited"; }
 		sleep 0.05

@@ -30,7 +30,7 @@ PA=$!
 sftp -q "${MUX[@]}" -b - demo@127.0.0.1 <"$T/fb" >"$T/sb.out" 2>&1 &
 PB=$!
 exec 3>"$T/fa" 4>"$T/fb"
-for _ in $(seq 1 200); do
+for ((i = 0; i < 200 * SCALE; i++)); do
 	[[ $(grep -c "Starting session: subsystem 'sftp' for demo" "$T/berthd.log") -ge 2 ]] && break
 	sleep 0.05
 done
@@ -60,7 +60,7 @@ $PY - "$PORT" "$T" <<'EOF' || fail "MaxSessions"
 import hashlib, os, sys, threading, paramiko
 port, t = int(sys.argv[1]), sys.argv[2]
 key = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
-tr = paramiko.Transport(("127.0.0.1", port)); tr.start_client(timeout=10)
+from testlib import transport; tr = transport(("127.0.0.1", port))
 tr.auth_publickey("demo", key)
 clients = [paramiko.SFTPClient.from_transport(tr) for _ in range(3)]
 try:

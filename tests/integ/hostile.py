@@ -65,6 +65,7 @@ def finish(srv, want_rc=None):
 
 def wait_exit(srv, timeout=20):
     """The server must exit on its own (without us closing stdin)."""
+    timeout *= SCALE
     try:
         srv.proc.wait(timeout)
     except Exception:

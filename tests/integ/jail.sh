@@ -146,7 +146,7 @@ set +e
 (cd "$T/local" && sftp -D "$T/wrap.sh" -b "$T/logs/batch" >"$T/logs/batch.out" 2>"$T/logs/batch.err")
 brc=$?
 set -e
-for i in $(seq 600); do
+for i in $(seq $((600 * ${BERTH_TIMEOUT_SCALE:-1}))); do
 	[ -s "$T/logs/server.rc" ] && break
 	sleep 0.1
 done

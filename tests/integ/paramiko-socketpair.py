@@ -22,13 +22,12 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sftptest import sanitizer_problem  # noqa: E402
+from sftptest import SCALE, sanitizer_problem  # noqa: E402
 
 import paramiko  # noqa: E402
 
 SIZE = 64 * 1024 * 1024
 CHUNK = 32768
-SCALE = max(1.0, float(os.environ.get("BERTH_TIMEOUT_SCALE", "1") or 1))
 STALL = 30 * SCALE  # seconds without a byte of progress = deadlock
 
 

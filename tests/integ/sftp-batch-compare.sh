@@ -174,7 +174,7 @@ wrap() { # $1 = name, $2 = server; prints the wrapper path
 }
 check_server() { # $1 = name: wait for the wrapped server to finish, then judge it
 	local i
-	for i in $(seq 600); do
+	for i in $(seq $((600 * ${BERTH_TIMEOUT_SCALE:-1}))); do
 		[ -s "$T/server-$1.rc" ] && break
 		sleep 0.1
 	done

@@ -28,6 +28,10 @@ SANITIZER_MARKERS = ("AddressSanitizer", "runtime error", "LeakSanitizer",
 
 OPENSSH_SERVER = "/usr/lib/openssh/sftp-server"
 
+# Every wait below is stretched by BERTH_TIMEOUT_SCALE (default 1; scripts/test sets 3 for
+# the sanitizer build), so a slow machine does not turn into a failure.
+SCALE = max(1.0, float(os.environ.get("BERTH_TIMEOUT_SCALE") or 1))
+
 
 def u32(v):
     return struct.pack(">I", v & 0xffffffff)
@@ -127,6 +131,7 @@ class Server:
             self.broken = True
 
     def read_exact(self, n, timeout=30):
+        timeout *= SCALE
         while len(self._buf) < n:
             r, _, _ = select.select([self.rout], [], [], timeout)
             if not r:
@@ -142,7 +147,7 @@ class Server:
         """True if reply bytes arrive within timeout seconds (or are buffered)."""
         if self._buf:
             return True
-        r, _, _ = select.select([self.rout], [], [], timeout)
+        r, _, _ = select.select([self.rout], [], [], timeout * SCALE)
         return bool(r)
 
     def recv_packet(self, timeout=30):
@@ -194,6 +199,7 @@ class Server:
 
     def finish(self, timeout=30):
         """Close stdin, wait, return (returncode, stderr text)."""
+        timeout *= SCALE
         self.close_stdin()
         try:
             # drain stdout so a blocked writer can exit

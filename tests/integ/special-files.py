@@ -16,9 +16,8 @@ import threading
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sftptest import OPENSSH_SERVER, Server, sftp_client, sanitizer_problem  # noqa: E402
+from sftptest import OPENSSH_SERVER, SCALE, Server, sftp_client, sanitizer_problem  # noqa: E402
 
-SCALE = max(1.0, float(os.environ.get("BERTH_TIMEOUT_SCALE", "1") or 1))
 WAIT = 10 * SCALE  # an operation that takes longer is hanging
 failures = []
 
@@ -72,7 +71,7 @@ def stop(srv, sftp, label):
         sftp.close()
     except Exception:
         pass
-    rc, err = srv.finish(timeout=WAIT)
+    rc, err = srv.finish(timeout=10)
     check(rc == 0, "%s: server exit status %d" % (label, rc))
     bad = sanitizer_problem(err)
     check(bad is None, "%s: no sanitizer report (%s)" % (label, bad or err[-2000:]))

@@ -436,6 +436,22 @@ test_handle_exhaustion_and_recovery(void **state)
 	fixture_free(fx);
 }
 
+/* A file of @kib KiB; KiB number i is filled with 'a' + i % 26. */
+static void
+make_big_file(struct fixture *fx, const char *name, size_t kib)
+{
+	char *path = xasprintf("%s/%s", fx->dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < kib; i++) {
+		char block[1024];
+		memset(block, 'a' + (int)(i % 26), sizeof(block));
+		assert_int_equal(fwrite(block, 1, sizeof(block), f), sizeof(block));
+	}
+	assert_int_equal(fclose(f), 0);
+	free(path);
+}
+
 static void
 test_backpressure_bounds_output(void **state)
 {
@@ -443,16 +459,7 @@ test_backpressure_bounds_output(void **state)
 	send_init(fx);
 	/* a 1 MiB file, then full-size READs (padded to 16 KiB, so that the input queue
 	 * fills after about 64 of them) that nobody drains */
-	char *path = xasprintf("%s/big", fx->dir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	for (int i = 0; i < 1024; i++) {
-		char block[1024];
-		memset(block, 'a' + i % 26, sizeof(block));
-		fwrite(block, 1, sizeof(block), f);
-	}
-	fclose(f);
-	free(path);
+	make_big_file(fx, "big", 1024);
 	uint8_t h[8];
 	assert_int_equal(open_file(fx, 1, "big", FXF_READ, h), FX_OK);
 	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
@@ -506,6 +513,172 @@ test_backpressure_bounds_output(void **state)
 		free(r);
 	}
 	assert_int_equal(got, sent);
+	fixture_free(fx);
+}
+
+/* Zero-copy output (fxp_engine_set_file_output): a big READ becomes a DATA header in the
+ * bytes and a file segment; small reads, reads reaching the end of file and
+ * non-regular files are copied as before. */
+static void
+feed_read(struct fixture *fx, uint32_t id, const uint8_t h[8], uint64_t off, uint32_t len)
+{
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, 4096);
+	put_handle_req(&b, FXP_READ, id, h);
+	xbuf_put_u64(&b, off);
+	xbuf_put_u32(&b, len);
+	frame_feed(fx, &b);
+}
+
+/* The next piece must be the 13-byte DATA header of @id promising @len bytes. */
+static void
+expect_data_header(struct fixture *fx, uint32_t id, uint32_t len)
+{
+	struct fxp_output o;
+	fxp_engine_output_next(fx->e, &o);
+	assert_non_null(o.data);
+	assert_true(o.len >= 13);
+	const uint8_t *p = o.data;
+	assert_int_equal((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3], 9 + len);
+	assert_int_equal(p[4], FXP_DATA);
+	assert_int_equal((uint32_t)p[5] << 24 | p[6] << 16 | p[7] << 8 | p[8], id);
+	assert_int_equal((uint32_t)p[9] << 24 | p[10] << 16 | p[11] << 8 | p[12], len);
+	fxp_engine_output_consume(fx->e, 13);
+}
+
+static void
+test_file_output_segments(void **state)
+{
+	struct fixture *fx = fixture_new(false, 0);
+	send_init(fx);
+	make_big_file(fx, "big", 1024);
+	uint8_t h[8];
+	assert_int_equal(open_file(fx, 1, "big", FXF_READ, h), FX_OK);
+	fxp_engine_set_file_output(fx->e, true);
+
+	/* 64 KiB at 128 KiB: header, then a segment of the file */
+	feed_read(fx, 2, h, 128 * 1024, 65536);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	assert_int_equal(fxp_engine_output_pending(fx->e), 13 + 65536);
+	size_t bytes;
+	fxp_engine_output(fx->e, &bytes);
+	assert_int_equal(bytes, 13); /* only what precedes the segment */
+	expect_data_header(fx, 2, 65536);
+	struct fxp_output o;
+	fxp_engine_output_next(fx->e, &o);
+	assert_null(o.data);
+	assert_non_null(o.file);
+	assert_int_equal(o.off, 128 * 1024);
+	assert_int_equal(o.len, 65536);
+	fxp_engine_output_consume(fx->e, 1000); /* a partial move */
+	fxp_engine_output_next(fx->e, &o);
+	assert_int_equal(o.off, 128 * 1024 + 1000);
+	assert_int_equal(o.len, 65536 - 1000);
+	fxp_engine_output_consume(fx->e, o.len);
+	assert_int_equal(fxp_engine_output_pending(fx->e), 0);
+
+	/* copied: below 16 KiB, and a read that reaches the end of the file */
+	feed_read(fx, 3, h, 0, 4096);
+	feed_read(fx, 4, h, 1024 * 1024 - 100, 65536);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	size_t n;
+	_cleanup_free_ uint8_t *r3 = take_reply(fx, &n);
+	assert_int_equal(r3[0], FXP_DATA);
+	assert_int_equal(n, 9 + 4096);
+	assert_int_equal(r3[9], 'a');
+	_cleanup_free_ uint8_t *r4 = take_reply(fx, &n);
+	assert_int_equal(r4[0], FXP_DATA);
+	assert_int_equal(n, 9 + 100); /* short, as the copy path answers */
+	assert_int_equal(fxp_engine_output_pending(fx->e), 0);
+
+	/* bytes before, between and after segments keep their order */
+	feed_read(fx, 5, h, 0, 32768);
+	feed_read(fx, 6, h, 0, 100); /* copied: between the two segments */
+	feed_read(fx, 7, h, 32768, 32768);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	expect_data_header(fx, 5, 32768);
+	fxp_engine_output_next(fx->e, &o);
+	assert_int_equal(o.len, 32768);
+	assert_null(o.data);
+	fxp_engine_output_consume(fx->e, o.len);
+	_cleanup_free_ uint8_t *r6 = take_reply(fx, &n);
+	assert_int_equal(n, 9 + 100);
+	assert_int_equal(r6[0], FXP_DATA);
+	expect_data_header(fx, 7, 32768);
+	fxp_engine_output_next(fx->e, &o);
+	assert_int_equal(o.off, 32768);
+	fxp_engine_output_consume(fx->e, o.len);
+	assert_int_equal(fxp_engine_output_pending(fx->e), 0);
+	fixture_free(fx);
+}
+
+/* Segments count against output room, and nothing but READs passes them. */
+static void
+test_file_output_backpressure_and_order(void **state)
+{
+	struct fixture *fx = fixture_new(false, 0);
+	send_init(fx);
+	make_big_file(fx, "big", 12 * 1024);
+	uint8_t h[8];
+	assert_int_equal(open_file(fx, 1, "big", FXF_READ, h), FX_OK);
+	fxp_engine_set_file_output(fx->e, true);
+	for (uint32_t i = 0; i < 40; i++)
+		feed_read(fx, 100 + i, h, (uint64_t)i * FXP_MAX_READ, FXP_MAX_READ);
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, 4096);
+	put_handle_req(&b, FXP_CLOSE, 200, h);
+	frame_feed(fx, &b);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	/* the same number of replies as copied ones would hold: output stays bounded */
+	size_t pending = fxp_engine_output_pending(fx->e);
+	assert_true(pending <= FXP_OUT_MAX);
+	assert_true(pending >= FXP_OUT_MAX - FXP_OUT_RESERVE);
+	assert_true(fxp_engine_has_pending(fx->e));
+	/* drain piece by piece; the CLOSE is answered only after every segment */
+	uint32_t next = 100;
+	bool closed = false;
+	for (;;) {
+		struct fxp_output o;
+		fxp_engine_output_next(fx->e, &o);
+		if (o.len == 0) {
+			if (!fxp_engine_has_pending(fx->e))
+				break;
+			assert_int_equal(fxp_engine_process(fx->e), 0);
+			continue;
+		}
+		if (o.data && o.data[4] == FXP_STATUS) {
+			assert_int_equal(next, 140); /* after all 40 reads */
+			assert_int_equal(expect_status(fx, 200), FX_OK);
+			closed = true;
+			continue;
+		}
+		expect_data_header(fx, next, FXP_MAX_READ);
+		fxp_engine_output_next(fx->e, &o);
+		assert_null(o.data);
+		assert_int_equal(o.off, (uint64_t)(next - 100) * FXP_MAX_READ);
+		/* the handle is still open while its segments wait */
+		assert_int_equal(fx->e->handles.nused, 1);
+		fxp_engine_output_consume(fx->e, o.len);
+		next++;
+	}
+	assert_true(closed);
+	assert_int_equal(fx->e->handles.nused, 0);
+	fixture_free(fx);
+}
+
+/* Freeing the engine with segments queued closes their files once (ASan watches). */
+static void
+test_file_output_freed_with_segments(void **state)
+{
+	struct fixture *fx = fixture_new(false, 0);
+	send_init(fx);
+	make_big_file(fx, "big", 256);
+	uint8_t h[8];
+	assert_int_equal(open_file(fx, 1, "big", FXF_READ, h), FX_OK);
+	fxp_engine_set_file_output(fx->e, true);
+	feed_read(fx, 2, h, 0, 65536);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	assert_int_equal(fxp_engine_output_pending(fx->e), 13 + 65536);
 	fixture_free(fx);
 }
 
@@ -565,6 +738,9 @@ main(void)
 	        cmocka_unit_test(test_read_only_and_denylist),
 	        cmocka_unit_test(test_handle_exhaustion_and_recovery),
 	        cmocka_unit_test(test_backpressure_bounds_output),
+	        cmocka_unit_test(test_file_output_segments),
+	        cmocka_unit_test(test_file_output_backpressure_and_order),
+	        cmocka_unit_test(test_file_output_freed_with_segments),
 	        cmocka_unit_test(test_extensions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

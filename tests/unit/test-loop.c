@@ -14,7 +14,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -149,7 +151,8 @@ remove_jail(char *dir)
 /* Fork the loop on (in_fd, out_fd); the child closes @peer_a and @peer_b (the test's
  * ends). Exit status 90: the loop changed an fd's O_NONBLOCK for good. */
 static void
-spawn_server(const char *dir, int in_fd, int out_fd, int peer_a, int peer_b)
+spawn_server_opts(const char *dir, int in_fd, int out_fd, int peer_a, int peer_b,
+                  const struct fxp_loop_opts *opts)
 {
 	server_pid = fork();
 	assert_true(server_pid >= 0);
@@ -166,12 +169,20 @@ spawn_server(const char *dir, int in_fd, int out_fd, int peer_a, int peer_b)
 	if (fxp_engine_new(&cfg, &e) < 0)
 		_exit(101);
 	int in_before = fcntl(in_fd, F_GETFL), out_before = fcntl(out_fd, F_GETFL);
-	int rc = fxp_loop_run(e, in_fd, out_fd);
+	int rc = fxp_loop_run_opts(e, in_fd, out_fd, opts);
 	fxp_engine_free(e);
 	vfs_free(v);
 	if (fcntl(in_fd, F_GETFL) != in_before || fcntl(out_fd, F_GETFL) != out_before)
 		_exit(90);
 	_exit(rc);
+}
+
+static const struct fxp_loop_opts zero_copy = {.zero_copy = true};
+
+static void
+spawn_server(const char *dir, int in_fd, int out_fd, int peer_a, int peer_b)
+{
+	spawn_server_opts(dir, in_fd, out_fd, peer_a, peer_b, NULL);
 }
 
 static void
@@ -304,16 +315,15 @@ test_pipelined_reads_complete(void **state)
 	remove_jail(dir);
 }
 
-/* One socket for both directions (the daemon's worker; a supervisor that connects a
- * subsystem with a socketpair). */
+/* The burst pattern over one socket for both directions (the daemon's worker; a
+ * supervisor that connects a subsystem with a socketpair). */
 static void
-test_burst_socketpair(void **state)
+bursts_over_socketpair(const struct fxp_loop_opts *opts)
 {
-	(void)state;
 	char *dir = make_jail(256);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	spawn_server(dir, sv[1], sv[1], sv[0], -1);
+	spawn_server_opts(dir, sv[1], sv[1], sv[0], -1, opts);
 	close(sv[1]);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 	uint8_t h[8];
@@ -323,17 +333,16 @@ test_burst_socketpair(void **state)
 	remove_jail(dir);
 }
 
-/* Two pipes, as sshd connects a subsystem: the loop's input stays a blocking
- * description and is read without waiting while output is queued. */
+/* ... and over two pipes, as sshd connects a subsystem: the loop's input stays a
+ * blocking description and is read without waiting while output is queued. */
 static void
-test_burst_pipes(void **state)
+bursts_over_pipes(const struct fxp_loop_opts *opts)
 {
-	(void)state;
 	char *dir = make_jail(256);
 	int to_srv[2], from_srv[2];
 	assert_int_equal(pipe(to_srv), 0);
 	assert_int_equal(pipe(from_srv), 0);
-	spawn_server(dir, to_srv[0], from_srv[1], to_srv[1], from_srv[0]);
+	spawn_server_opts(dir, to_srv[0], from_srv[1], to_srv[1], from_srv[0], opts);
 	close(to_srv[0]);
 	close(from_srv[1]);
 	assert_int_equal(fcntl(to_srv[1], F_SETFL, O_NONBLOCK), 0);
@@ -343,6 +352,20 @@ test_burst_pipes(void **state)
 	run_bursts(to_srv[1], from_srv[0], h);
 	finish_server(to_srv[1], from_srv[0]);
 	remove_jail(dir);
+}
+
+static void
+test_burst_socketpair(void **state)
+{
+	(void)state;
+	bursts_over_socketpair(NULL);
+}
+
+static void
+test_burst_pipes(void **state)
+{
+	(void)state;
+	bursts_over_pipes(NULL);
 }
 
 /* A non-blocking description handed to the loop stays non-blocking afterwards. */
@@ -361,6 +384,151 @@ test_flags_kept_when_nonblocking(void **state)
 	remove_jail(dir);
 }
 
+/* READ data spliced into a pipe (sshd's pipes) and sent with sendfile into a socket
+ * (sftp -D, the daemon's socketpair): the same bytes as the copy path. */
+static void
+test_zero_copy_pipes(void **state)
+{
+	(void)state;
+	bursts_over_pipes(&zero_copy);
+}
+
+static void
+test_zero_copy_socketpair(void **state)
+{
+	(void)state;
+	bursts_over_socketpair(&zero_copy);
+}
+
+static size_t
+bytes_in_pipe(int fd)
+{
+	int n = 0;
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return (size_t)n;
+}
+
+/* True while @pid is asleep in poll(): it has done all it can with what it has. */
+static bool
+asleep_in_poll(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool in_poll = false;
+	if (fgets(buf, sizeof(buf), f)) {
+		long nr = strtol(buf, NULL, 10);
+#ifdef SYS_poll
+		in_poll = nr == SYS_poll;
+#endif
+		in_poll = in_poll || nr == SYS_ppoll;
+	}
+	fclose(f);
+	return in_poll;
+}
+
+#define SHRINK_REQS 64
+#define SHRINK_READ 65536
+
+/* The file shrinks while DATA headers for its data are already out: the promised
+ * lengths are kept (zeros where the file lost data), READs processed after the
+ * truncation see the new size, and the session goes on. */
+static void
+test_zero_copy_file_shrinks(void **state)
+{
+	(void)state;
+	char *dir = make_jail(2048); /* 8 MiB */
+	_cleanup_free_ char *path = xasprintf("%s/big", dir);
+	int to_srv[2], from_srv[2];
+	assert_int_equal(pipe(to_srv), 0);
+	assert_int_equal(pipe(from_srv), 0);
+	spawn_server_opts(dir, to_srv[0], from_srv[1], to_srv[1], from_srv[0], &zero_copy);
+	close(to_srv[0]);
+	close(from_srv[1]);
+	assert_int_equal(fcntl(from_srv[0], F_SETFL, O_NONBLOCK), 0);
+	uint8_t h[8];
+	open_big(to_srv[1], from_srv[0], h);
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, 1 << 16);
+	for (uint32_t i = 0; i < SHRINK_REQS; i++) {
+		xbuf_put_u8(&b, FXP_READ);
+		xbuf_put_u32(&b, 500 + i);
+		xbuf_put_string(&b, h, 8);
+		xbuf_put_u64(&b, (uint64_t)i * SHRINK_READ);
+		xbuf_put_u32(&b, SHRINK_READ);
+		send_frame(to_srv[1], &b);
+	}
+	/* Wait until the server has filled our pipe and queued what it may: asleep in
+	 * poll with our pipe holding data, twice in a row (no timing assumptions). */
+	int confirmed = 0;
+	for (int tries = 0; confirmed < 2; tries++) {
+		assert_true(tries < timeout_ms(10000));
+		struct pollfd pfd = {.fd = from_srv[0], .events = POLLIN};
+		(void)poll(&pfd, 1, 1);
+		confirmed = asleep_in_poll(server_pid) && bytes_in_pipe(from_srv[0]) > 0
+		                    ? confirmed + 1
+		                    : 0;
+	}
+	/* Replies wholly or partly in the pipe keep their data; cut the file two replies
+	 * further, so that the first segments still queued lose theirs. */
+	size_t in_pipe = bytes_in_pipe(from_srv[0]);
+	uint64_t cut = ((uint64_t)in_pipe / (SHRINK_READ + 13) + 2) * SHRINK_READ;
+	assert_int_equal(truncate(path, (off_t)cut), 0);
+
+	uint32_t zero_blocks = 0, eofs = 0;
+	for (uint32_t i = 0; i < SHRINK_REQS; i++) {
+		uint64_t off = (uint64_t)i * SHRINK_READ;
+		uint8_t hdr[9];
+		read_exact(from_srv[0], hdr, sizeof(hdr));
+		uint32_t len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+		uint32_t rid = (uint32_t)hdr[5] << 24 | hdr[6] << 16 | hdr[7] << 8 | hdr[8];
+		assert_int_equal(rid, 500 + i);
+		if (hdr[4] == FXP_STATUS) {
+			uint8_t rest[64];
+			assert_true(len - 5 <= sizeof(rest));
+			read_exact(from_srv[0], rest, len - 5);
+			assert_int_equal(rest[3], FX_EOF);
+			assert_true(off >= cut);
+			eofs++;
+			continue;
+		}
+		assert_int_equal(hdr[4], FXP_DATA);
+		uint8_t dlen[4];
+		read_exact(from_srv[0], dlen, 4);
+		assert_int_equal(len, 9 + SHRINK_READ); /* the promised length, always */
+		for (uint32_t got = 0; got < SHRINK_READ; got += 4096) {
+			uint8_t piece[4096];
+			read_exact(from_srv[0], piece, sizeof(piece));
+			uint8_t want = (uint8_t)((off + got) / 4096);
+			if (off + got < cut) {
+				assert_int_equal(piece[0], want);
+				assert_int_equal(piece[4095], want);
+			} else {
+				assert_int_equal(piece[0] | piece[2048] | piece[4095], 0);
+				zero_blocks++;
+			}
+		}
+	}
+	assert_true(zero_blocks > 0); /* queued segments that lost their data */
+	assert_true(eofs > 0);        /* READs processed after the truncation */
+	/* the session goes on */
+	xbuf_put_u8(&b, FXP_READ);
+	xbuf_put_u32(&b, 999);
+	xbuf_put_string(&b, h, 8);
+	xbuf_put_u64(&b, 0);
+	xbuf_put_u32(&b, SHRINK_READ);
+	send_frame(to_srv[1], &b);
+	uint32_t n;
+	_cleanup_free_ uint8_t *r = recv_frame(from_srv[0], &n);
+	assert_int_equal(r[0], FXP_DATA);
+	assert_int_equal(n, 9 + SHRINK_READ);
+	assert_int_equal(r[9], 0);
+	finish_server(to_srv[1], from_srv[0]);
+	remove_jail(dir);
+}
+
 int
 main(void)
 {
@@ -369,6 +537,9 @@ main(void)
 	        cmocka_unit_test_teardown(test_burst_socketpair, kill_server),
 	        cmocka_unit_test_teardown(test_burst_pipes, kill_server),
 	        cmocka_unit_test_teardown(test_flags_kept_when_nonblocking, kill_server),
+	        cmocka_unit_test_teardown(test_zero_copy_pipes, kill_server),
+	        cmocka_unit_test_teardown(test_zero_copy_socketpair, kill_server),
+	        cmocka_unit_test_teardown(test_zero_copy_file_shrinks, kill_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
