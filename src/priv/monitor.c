@@ -553,6 +553,10 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_error("worker %d for %s killed by its seccomp filter (the kernel audit log "
+		          "names the system call)",
+		          (int)w->pid, m->user);
 	log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)", m->user,
 	         m->mc->peer_addr, m->mc->peer_port, (int)w->pid, (long)(time(NULL) - w->start),
 	         worker_exit_code(st));
@@ -873,7 +877,11 @@ monitor_connection_run(const struct monitor_conn *mc)
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_error("network child for %s port %u killed by its seccomp filter (the kernel "
+		          "audit log names the system call)",
+		          mc->peer_addr, mc->peer_port);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		log_error("network child for %s port %u died of signal %d", mc->peer_addr,
 		          mc->peer_port, WTERMSIG(status));
 	for (size_t i = 0; i < m.n_worker_slots; i++)

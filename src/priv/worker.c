@@ -18,6 +18,7 @@
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
 #include "berth/priv.h"
+#include "berth/sandbox.h"
 #include "berth/scp_engine.h"
 #include "berth/vfs.h"
 #include "berth/worker.h"
@@ -105,6 +106,7 @@ worker_run(const struct worker_params *p, int fd)
 	        p->cfg->allow_requests ? p->cfg->allow_requests : (char *)"-",
 	        (char *)(p->scp_command ? "scp" : "sftp"),
 	        (char *)(p->scp_command ? p->scp_command : "-"),
+	        (char *)(p->cfg->seccomp_filter ? "seccomp" : "noseccomp"),
 	        NULL,
 	};
 	char *envp[] = {NULL};
@@ -132,10 +134,23 @@ scp_permitted(const struct fxp_engine_config *ec)
 	return !ec->have_allowed || (ec->allowed & need) == need;
 }
 
+/* The seccomp allow-list, right before the first byte from the client is read. */
+static int
+enter_sandbox(bool on, const char *user)
+{
+	if (!on)
+		return 0;
+	int r = sandbox_install(SANDBOX_WORKER);
+	if (r < 0)
+		log_error("seccomp filter for the worker of %s: %s (SeccompFilter no disables it)",
+		          user, strerror(-r));
+	return r;
+}
+
 /* The legacy scp protocol on the session socket (src/scp), same VFS and jail. */
 static int
 run_scp(struct vfs *v, const struct fxp_engine_config *ec, const char *cmdline,
-        struct worker_log_ctx *lc)
+        struct worker_log_ctx *lc, bool seccomp)
 {
 	if (!scp_permitted(ec)) {
 		static const char msg[] = "\1scp: not permitted by this server's request policy\n";
@@ -156,6 +171,10 @@ run_scp(struct vfs *v, const struct fxp_engine_config *ec, const char *cmdline,
 		log_error("not an scp command: %s", cmdline);
 		return 1;
 	}
+	if (enter_sandbox(seccomp, lc->user) < 0) {
+		scp_engine_free(e);
+		return 1;
+	}
 	int status = scp_loop_run(e, WORKER_FD, WORKER_FD);
 	scp_engine_free(e);
 	return status;
@@ -164,8 +183,9 @@ run_scp(struct vfs *v, const struct fxp_engine_config *ec, const char *cmdline,
 int
 worker_exec_main(int argc, char **argv)
 {
-	if (argc != 16 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
+	if (argc != 17 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
 		return 2;
+	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
 	bool scp = strcmp(argv[14], "scp") == 0;
 	const char *root = argv[2], *start = argv[3], *user = argv[6], *peer = argv[7],
 	           *port = argv[8];
@@ -216,7 +236,7 @@ worker_exec_main(int argc, char **argv)
 		ec.have_allowed = true;
 	}
 	if (scp) {
-		int status = run_scp(v, &ec, argv[15], &lc);
+		int status = run_scp(v, &ec, argv[15], &lc, seccomp);
 		vfs_free(v);
 		return status;
 	}
@@ -227,7 +247,7 @@ worker_exec_main(int argc, char **argv)
 		vfs_free(v);
 		return 1;
 	}
-	int status = fxp_loop_run(e, WORKER_FD, WORKER_FD);
+	int status = enter_sandbox(seccomp, user) < 0 ? 1 : fxp_loop_run(e, WORKER_FD, WORKER_FD);
 	fxp_engine_free(e);
 	vfs_free(v);
 	return status;

@@ -676,7 +676,8 @@ expand_glob(struct scp_engine *e, const char *literal, const char *pattern)
 	}
 	if (nm == 0)
 		list_add(e, xstrdup(literal));
-	qsort(m, nm, sizeof(char *), cmp_str);
+	if (nm > 1)
+		qsort(m, nm, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < nm; i++)
 		list_add(e, m[i]);
 	free(m);

@@ -625,7 +625,7 @@ test_source_peer_gone_and_fatal(void **state)
 	struct fx *f = fx_new("scp -f a", false);
 	write_jail(f, "a", "alpha");
 	fx_io(f, "\0", 1);
-	fx_take(f);
+	free(fx_take(f));
 	fx_io(f, "\2scp: fatal\n", 12);
 	assert_int_equal(status_of(f), 1);
 	fx_free(f);
@@ -653,7 +653,7 @@ test_source_large_file_backpressure(void **state)
 		fputc(i & 0xff, fp);
 	fclose(fp);
 	fx_io(f, "\0", 1);
-	fx_take(f);
+	free(fx_take(f));
 	assert_int_equal(scp_engine_feed(f->e, "\0", 1), 0);
 	/* Without a reader the engine stops at its bounded queue. */
 	assert_int_equal(scp_engine_process(f->e), 0);
