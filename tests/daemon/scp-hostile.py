@@ -65,10 +65,17 @@ class Scp:
         return line
 
     def send(self, data):
-        self.ch.sendall(data)
+        """The server may already have ended the session (after a fatal record)."""
+        try:
+            self.ch.sendall(data)
+        except OSError:
+            pass
 
     def status(self):
-        self.ch.shutdown_write()
+        try:
+            self.ch.shutdown_write()
+        except OSError:
+            pass
         end = time.time() + 20
         while not self.ch.exit_status_ready() and time.time() < end:
             self.read(65536)
