@@ -44,6 +44,8 @@ spawn(enum sandbox_role role, int (*body)(void))
 	if (pid == 0) {
 		close(up[0]);
 		close(down[1]);
+		/* A fault must end the child, not run the test framework's handler. */
+		signal(SIGSEGV, SIG_DFL);
 		(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		if (sandbox_install(role) < 0)
 			_exit(E_INSTALL);
@@ -182,6 +184,14 @@ worker_other_arch(void)
 	__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
 	return E_SURVIVED;
 }
+
+/* The x32 ABI: same architecture value, syscall numbers with bit 30 set. */
+static int
+worker_x32(void)
+{
+	(void)syscall(0x40000000 | SYS_getpid);
+	return E_SURVIVED;
+}
 #endif
 
 static void
@@ -191,6 +201,7 @@ test_worker_role(void **state)
 	expect_sigsys(finish(spawn(SANDBOX_WORKER, worker_exec), true));
 	expect_sigsys(finish(spawn(SANDBOX_WORKER, worker_exec_memory), true));
 #if defined(__x86_64__)
+	expect_sigsys(finish(spawn(SANDBOX_WORKER, worker_x32), true));
 	int st = finish(spawn(SANDBOX_WORKER, worker_other_arch), true);
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
 		printf("# i386 emulation is off in this kernel: arch check not exercised\n");
