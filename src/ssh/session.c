@@ -210,7 +210,7 @@ reply_kbdint_final(struct net *n, ssh_message msg, const struct mon_kbdint *k)
 		return;
 	case MON_AUTH_DISCONNECT:
 		n->hangup = true;
-		/* fall through */
+		__attribute__((fallthrough));
 	default:
 		if (k->ans.methods) {
 			ssh_set_auth_methods(n->session, methods_to_ssh(k->ans.methods));
