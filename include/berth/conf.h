@@ -233,8 +233,9 @@ struct berth_config {
 	uint32_t max_connections;            /* MaxConnections (1024) connections in total */
 	uint32_t max_sessions_per_conn;      /* MaxSessions (10) session channels per connection,
 	                                      * as sshd_config */
-	uint32_t idle_timeout;  /* IdleTimeout (0 = off): no traffic for this long */
-	uint32_t stall_timeout; /* StallTimeout (300): transfer made no progress */
+	uint32_t idle_timeout;               /* IdleTimeout (0 = off): no traffic for this long */
+	uint32_t stall_timeout;              /* StallTimeout (300): transfer made no progress */
+	bool seccomp_filter; /* SeccompFilter (yes): network child and workers (debugging) */
 
 	/* Crypto (comma lists) */
 	char *ciphers;                    /* Ciphers */

@@ -29,7 +29,7 @@ enum mon_req {
 	MON_REQ_PASSWORD = 2,      /* user, string password -> result */
 	MON_REQ_KBDINT_QUERY = 3,  /* user -> u8 ok, string prompt, u8 echo */
 	MON_REQ_KBDINT_ANSWER = 4, /* user, u32 n, n * string -> result */
-	MON_REQ_SPAWN_WORKER = 5,  /* -> u8 ok, u32 worker id + fd (SCM_RIGHTS) */
+	MON_REQ_SPAWN_WORKER = 5,  /* [u8 kind, string scp command] -> u8 ok, u32 id + fd */
 	MON_REQ_NOTE = 6,          /* u8 level, string: a log line from the network child */
 	MON_REQ_SESSION_END = 7,   /* u32 worker id -> u8 known, u32 exit status */
 };
@@ -99,9 +99,16 @@ void mon_kbdint_clear(struct mon_kbdint *k);
 int mon_ask_kbdint_query(int sock, const char *user, struct mon_kbdint *ret);
 int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, uint32_t n,
                           struct mon_kbdint *ret);
+/* What a session's worker runs (MON_REQ_SPAWN_WORKER). */
+enum mon_session_kind {
+	MON_SESSION_SFTP = 0, /* the sftp subsystem */
+	MON_SESSION_SCP = 1,  /* legacy scp -t/-f: the exec command line, parsed by the worker */
+};
+
 /* A worker for one session channel (at most MaxSessions at a time): its socket and the
- * id that names it in MON_REQ_SESSION_END. */
-int mon_ask_spawn_worker(int sock, int *ret_fd, uint32_t *ret_id);
+ * id that names it in MON_REQ_SESSION_END. @scp_command is the exec command line of a
+ * legacy scp session, NULL for sftp. */
+int mon_ask_spawn_worker(int sock, const char *scp_command, int *ret_fd, uint32_t *ret_id);
 /* The session's worker closed its socket: wait (briefly) for it to exit and return its
  * exit status for the channel's exit-status message. 0, 1 when the monitor does not
  * know it (still running, or not this connection's worker), or -errno. */

@@ -17,11 +17,13 @@ struct worker_params {
 	bool log_stderr; /* the worker logs to stderr (else syslog) */
 	const char *peer_addr;
 	unsigned peer_port;
+	const char *scp_command; /* legacy scp session (exec command line); NULL = sftp */
 };
 
 #define WORKER_ARGV_MARK "--internal-worker"
 
-/* Become the account, then re-execute berthd in worker mode serving SFTP on @fd.
+/* Become the account, then re-execute berthd in worker mode serving SFTP (or, with
+ * p->scp_command, the scp protocol) on @fd.
  * Returns only on failure (the exit status). */
 int worker_run(const struct worker_params *p, int fd);
 /* main() of the re-executed worker (argv[1] == WORKER_ARGV_MARK). */

@@ -1024,6 +1024,9 @@ static const struct kw keywords[] = {
         {"StallTimeout", KW_DURATION, "duration", "300",
          "Close a session whose transfer makes no progress for this long; 0 = off.",
          OFF(stall_timeout), 0, 86400},
+        {"SeccompFilter", KW_BOOL, "bool", "yes",
+         "seccomp-bpf allow-lists in the network child and the workers; no is for debugging.",
+         OFF(seccomp_filter)},
         /* crypto */
         {"Ciphers", KW_ALGOS, "algorithms", DEF_CIPHERS, "Ciphers.", OFF(ciphers),
          .known = known_ciphers},

@@ -23,6 +23,7 @@
 #include "berth/common.h"
 #include "berth/log.h"
 #include "berth/priv.h"
+#include "berth/scp_engine.h"
 #include "berth/sshd.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
@@ -552,6 +553,10 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_error("worker %d for %s killed by its seccomp filter (the kernel audit log "
+		          "names the system call)",
+		          (int)w->pid, m->user);
 	log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)", m->user,
 	         m->mc->peer_addr, m->mc->peer_port, (int)w->pid, (long)(time(NULL) - w->start),
 	         worker_exit_code(st));
@@ -610,11 +615,29 @@ worker_track(struct mon_worker *w, pid_t pid)
 	*w = (struct mon_worker){.pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL)};
 }
 
+/* The optional session kind of a spawn request: NULL (sftp) or the scp command line
+ * in *ret_scp (caller frees). 0 or -EBADMSG. */
 static int
-handle_spawn(struct monitor *m)
+spawn_kind(struct xbuf *req, char **ret_scp)
+{
+	uint8_t kind;
+	*ret_scp = NULL;
+	if (xbuf_len(req) == 0)
+		return 0;
+	if (xbuf_get_u8(req, &kind) < 0 || kind != MON_SESSION_SCP ||
+	    xbuf_get_cstring(req, ret_scp, SCP_MAX_CMD) < 0 || xbuf_len(req) != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static int
+handle_spawn(struct monitor *m, struct xbuf *req)
 {
 	uint8_t no = 0;
 	struct mon_worker *slot = NULL;
+	_cleanup_free_ char *scp = NULL;
+	if (spawn_kind(req, &scp) < 0)
+		return -EBADMSG;
 	if (!m->authenticated || !m->acct || !(slot = worker_slot(m))) {
 		log_error("refusing worker request from %s port %u (%s)", m->mc->peer_addr,
 		          m->mc->peer_port,
@@ -632,6 +655,7 @@ handle_spawn(struct monitor *m)
 	        .log_stderr = m->mc->rt->log_stderr,
 	        .peer_addr = m->mc->peer_addr,
 	        .peer_port = m->mc->peer_port,
+	        .scp_command = scp,
 	};
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -646,8 +670,12 @@ handle_spawn(struct monitor *m)
 	}
 	close(sv[1]);
 	worker_track(slot, pid);
-	log_info("Starting session: subsystem 'sftp' for %s from %s port %u id %d", m->user,
-	         m->mc->peer_addr, m->mc->peer_port, (int)pid);
+	if (scp)
+		log_info("Starting session: command '%.200s' for %s from %s port %u id %d", scp,
+		         m->user, m->mc->peer_addr, m->mc->peer_port, (int)pid);
+	else
+		log_info("Starting session: subsystem 'sftp' for %s from %s port %u id %d", m->user,
+		         m->mc->peer_addr, m->mc->peer_port, (int)pid);
 	uint8_t yes[5] = {1};
 	put_u32_be(yes + 1, (uint32_t)pid);
 	int r = mon_send(m->sock, yes, sizeof(yes), sv[0]);
@@ -708,7 +736,7 @@ dispatch(struct monitor *m, const uint8_t *msg, size_t len)
 	case MON_REQ_KBDINT_ANSWER:
 		return preauth ? handle_kbdint_answer(m, &req) : -EPROTO;
 	case MON_REQ_SPAWN_WORKER:
-		return handle_spawn(m);
+		return handle_spawn(m, &req);
 	case MON_REQ_NOTE:
 		return handle_note(m, &req);
 	case MON_REQ_SESSION_END:
@@ -849,7 +877,11 @@ monitor_connection_run(const struct monitor_conn *mc)
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_error("network child for %s port %u killed by its seccomp filter (the kernel "
+		          "audit log names the system call)",
+		          mc->peer_addr, mc->peer_port);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		log_error("network child for %s port %u died of signal %d", mc->peer_addr,
 		          mc->peer_port, WTERMSIG(status));
 	for (size_t i = 0; i < m.n_worker_slots; i++)

@@ -211,10 +211,16 @@ mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, ui
 }
 
 int
-mon_ask_spawn_worker(int sock, int *ret_fd, uint32_t *ret_id)
+mon_ask_spawn_worker(int sock, const char *scp_command, int *ret_fd, uint32_t *ret_id)
 {
-	uint8_t req = MON_REQ_SPAWN_WORKER, buf[16];
-	int r = mon_send(sock, &req, 1, -1);
+	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
+	uint8_t buf[16];
+	xbuf_init(&req, MON_MSG_MAX);
+	if (xbuf_put_u8(&req, MON_REQ_SPAWN_WORKER) < 0 ||
+	    (scp_command &&
+	     (xbuf_put_u8(&req, MON_SESSION_SCP) < 0 || xbuf_put_cstring(&req, scp_command) < 0)))
+		return -ENOBUFS;
+	int r = mon_send(sock, xbuf_ptr(&req), xbuf_len(&req), -1);
 	if (r < 0)
 		return r;
 	int fd;

@@ -18,6 +18,8 @@
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
 #include "berth/priv.h"
+#include "berth/sandbox.h"
+#include "berth/scp_engine.h"
 #include "berth/vfs.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
@@ -31,14 +33,26 @@ struct worker_log_ctx {
 };
 
 static void
+log_transfer(const struct worker_log_ctx *c, bool upload, const char *path, uint64_t bytes,
+             double seconds, bool completed)
+{
+	log_info("transfer %s user %s from %s port %s: \"%s\" %llu bytes in %.3fs %s",
+	         upload ? "upload" : "download", c->user, c->peer, c->port, path,
+	         (unsigned long long)bytes, seconds, completed ? "completed" : "aborted");
+}
+
+static void
 engine_transfer(void *userdata, const struct fxp_transfer *t)
 {
-	const struct worker_log_ctx *c = userdata;
 	bool upload = t->bytes_written > 0;
-	log_info("transfer %s user %s from %s port %s: \"%s\" %llu bytes in %.3fs %s",
-	         upload ? "upload" : "download", c->user, c->peer, c->port, t->path,
-	         (unsigned long long)(upload ? t->bytes_written : t->bytes_read), t->seconds,
-	         t->completed ? "completed" : "aborted");
+	log_transfer(userdata, upload, t->path, upload ? t->bytes_written : t->bytes_read,
+	             t->seconds, t->completed);
+}
+
+static void
+scp_transfer(void *userdata, const struct scp_transfer *t)
+{
+	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed);
 }
 
 int
@@ -90,6 +104,9 @@ worker_run(const struct worker_params *p, int fd)
 	        fac_s,
 	        p->cfg->deny_requests ? p->cfg->deny_requests : (char *)"-",
 	        p->cfg->allow_requests ? p->cfg->allow_requests : (char *)"-",
+	        (char *)(p->scp_command ? "scp" : "sftp"),
+	        (char *)(p->scp_command ? p->scp_command : "-"),
+	        (char *)(p->cfg->seccomp_filter ? "seccomp" : "noseccomp"),
 	        NULL,
 	};
 	char *envp[] = {NULL};
@@ -98,11 +115,78 @@ worker_run(const struct worker_params *p, int fd)
 	return 1;
 }
 
+/* Requests an scp session needs, as SFTP request names (DenyRequests/AllowRequests
+ * apply to scp as a whole: refused if any of these is). */
+#define SCP_SINK_REQUESTS   "open,write,close,fsetstat,setstat,stat,mkdir"
+#define SCP_SOURCE_REQUESTS "open,read,close,stat,opendir,readdir"
+
+static bool
+scp_permitted(const struct fxp_engine_config *ec)
+{
+	uint64_t sink = 0, source = 0;
+	const char *bad = NULL;
+	if (fxp_request_mask_from_names(SCP_SINK_REQUESTS, &sink, &bad) < 0 ||
+	    fxp_request_mask_from_names(SCP_SOURCE_REQUESTS, &source, &bad) < 0)
+		return false;
+	uint64_t need = sink | source;
+	if (ec->denied & need)
+		return false;
+	return !ec->have_allowed || (ec->allowed & need) == need;
+}
+
+/* The seccomp allow-list, right before the first byte from the client is read. */
+static int
+enter_sandbox(bool on, const char *user)
+{
+	if (!on)
+		return 0;
+	int r = sandbox_install(SANDBOX_WORKER);
+	if (r < 0)
+		log_error("seccomp filter for the worker of %s: %s (SeccompFilter no disables it)",
+		          user, strerror(-r));
+	return r;
+}
+
+/* The legacy scp protocol on the session socket (src/scp), same VFS and jail. */
+static int
+run_scp(struct vfs *v, const struct fxp_engine_config *ec, const char *cmdline,
+        struct worker_log_ctx *lc, bool seccomp)
+{
+	if (!scp_permitted(ec)) {
+		static const char msg[] = "\1scp: not permitted by this server's request policy\n";
+		log_info("refused scp for %s: DenyRequests/AllowRequests", lc->user);
+		(void)!write(WORKER_FD, msg, sizeof(msg) - 1);
+		return 1;
+	}
+	struct scp_engine_config sc = {
+	        .vfs = v,
+	        .read_only = ec->read_only,
+	        .home = ec->home,
+	        .log = log_callback,
+	        .transfer = scp_transfer,
+	        .userdata = lc,
+	};
+	struct scp_engine *e = NULL;
+	if (scp_engine_new(&sc, cmdline, &e) != 0) {
+		log_error("not an scp command: %s", cmdline);
+		return 1;
+	}
+	if (enter_sandbox(seccomp, lc->user) < 0) {
+		scp_engine_free(e);
+		return 1;
+	}
+	int status = scp_loop_run(e, WORKER_FD, WORKER_FD);
+	scp_engine_free(e);
+	return status;
+}
+
 int
 worker_exec_main(int argc, char **argv)
 {
-	if (argc != 14 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
+	if (argc != 17 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
 		return 2;
+	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
+	bool scp = strcmp(argv[14], "scp") == 0;
 	const char *root = argv[2], *start = argv[3], *user = argv[6], *peer = argv[7],
 	           *port = argv[8];
 	bool ro = strcmp(argv[5], "ro") == 0;
@@ -151,6 +235,11 @@ worker_exec_main(int argc, char **argv)
 		}
 		ec.have_allowed = true;
 	}
+	if (scp) {
+		int status = run_scp(v, &ec, argv[15], &lc, seccomp);
+		vfs_free(v);
+		return status;
+	}
 	struct fxp_engine *e = NULL;
 	r = fxp_engine_new(&ec, &e);
 	if (r < 0) {
@@ -158,7 +247,7 @@ worker_exec_main(int argc, char **argv)
 		vfs_free(v);
 		return 1;
 	}
-	int status = fxp_loop_run(e, WORKER_FD, WORKER_FD);
+	int status = enter_sandbox(seccomp, user) < 0 ? 1 : fxp_loop_run(e, WORKER_FD, WORKER_FD);
 	fxp_engine_free(e);
 	vfs_free(v);
 	return status;

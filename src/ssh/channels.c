@@ -12,6 +12,7 @@
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/log.h"
+#include "berth/scp_engine.h"
 #include "berth/xmem.h"
 
 #include "ssh-internal.h"
@@ -88,13 +89,6 @@ on_shell(ssh_session s, ssh_channel ch, void *ud)
 }
 
 static int
-on_exec(ssh_session s, ssh_channel ch, const char *cmd, void *ud)
-{
-	refuse_log(ud, "exec");
-	return -1;
-}
-
-static int
 on_env(ssh_session s, ssh_channel ch, const char *name, const char *value, void *ud)
 {
 	refuse_log(ud, "env");
@@ -114,13 +108,14 @@ on_agent(ssh_session s, ssh_channel ch, void *ud)
 	refuse_log(ud, "auth-agent-req");
 }
 
-/* Ask the monitor for a worker serving @c; 0 or -errno (refused). */
+/* Ask the monitor for a worker serving @c (sftp, or scp with @scp_command); 0 or
+ * -errno (refused). */
 static int
-chan_start(struct net *n, struct chan *c)
+chan_start(struct net *n, struct chan *c, const char *scp_command)
 {
 	int fd = -1;
 	uint32_t id = 0;
-	int r = mon_ask_spawn_worker(n->c->mon_fd, &fd, &id);
+	int r = mon_ask_spawn_worker(n->c->mon_fd, scp_command, &fd, &id);
 	if (r < 0)
 		return r;
 	int fl = fcntl(fd, F_GETFL);
@@ -147,7 +142,27 @@ on_subsystem(ssh_session s, ssh_channel ch, const char *name, void *ud)
 		     started ? " (already started)" : "");
 		return -1;
 	}
-	int r = chan_start(n, c);
+	int r = chan_start(n, c, NULL);
+	if (r < 0) {
+		NOTE(n, LOG_LEVEL_ERROR, "worker could not be started for %s: %s", n->user,
+		     strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Legacy scp (`scp -O`, OpenSSH before 9.0) is the only command served: the worker
+ * parses the line as scp's arguments (src/scp/args.c); no shell, no program runs. */
+static int
+on_exec(ssh_session s, ssh_channel ch, const char *cmd, void *ud)
+{
+	struct net *n = ud;
+	struct chan *c = chan_find(n, ch);
+	if (!c || c->worker_id != 0 || !scp_command_is_scp(cmd) || strlen(cmd) > SCP_MAX_CMD) {
+		refuse_log(n, "exec");
+		return -1;
+	}
+	int r = chan_start(n, c, cmd);
 	if (r < 0) {
 		NOTE(n, LOG_LEVEL_ERROR, "worker could not be started for %s: %s", n->user,
 		     strerror(-r));

@@ -22,6 +22,7 @@
 #include "berth/common.h"
 #include "berth/log.h"
 #include "berth/priv.h"
+#include "berth/sandbox.h"
 #include "berth/sshd.h"
 #include "berth/xmem.h"
 
@@ -209,7 +210,7 @@ reply_kbdint_final(struct net *n, ssh_message msg, const struct mon_kbdint *k)
 		return;
 	case MON_AUTH_DISCONNECT:
 		n->hangup = true;
-		/* fall through */
+		__attribute__((fallthrough));
 	default:
 		if (k->ans.methods) {
 			ssh_set_auth_methods(n->session, methods_to_ssh(k->ans.methods));
@@ -376,6 +377,18 @@ sshd_net_run(ssh_bind bind, const struct sshd_conn *c)
 	ssh_set_message_callback(n.session, on_message, &n);
 	ssh_set_auth_methods(n.session, methods_to_ssh(berth_config_enabled_methods(cfg)));
 
+	/* Before the first byte from the network is read: the seccomp allow-list. */
+	if (cfg->seccomp_filter) {
+		int r = sandbox_install(SANDBOX_NET_SSH);
+		if (r < 0) {
+			NOTE(&n, LOG_LEVEL_ERROR,
+			     "seccomp filter for the network child: %s (SeccompFilter no disables "
+			     "it)",
+			     strerror(-r));
+			ssh_free(n.session);
+			return 1;
+		}
+	}
 	if (ssh_handle_key_exchange(n.session) != SSH_OK) {
 		NOTE(&n, LOG_LEVEL_VERBOSE, "key exchange with %s port %u failed: %s", c->peer_addr,
 		     c->peer_port, ssh_get_error(n.session));

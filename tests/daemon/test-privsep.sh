@@ -15,7 +15,7 @@ ln -s /etc "$JAIL/etc-link"
 ln -s ../outside.txt "$JAIL/rel-link"
 mkdir -p "$JAIL/sub"
 
-$PY - "$PORT" "$T" "$BERTHD_PID" "$(id -u)" "$ACCT_UID" "$ACCT_GID" "$ACCT_GROUPS" <<'EOF' || fail "privsep checks"
+DAEMON_TESTS=$(dirname "$0") $PY - "$PORT" "$T" "$BERTHD_PID" "$(id -u)" "$ACCT_UID" "$ACCT_GID" "$ACCT_GROUPS" <<'EOF' || fail "privsep checks"
 import os, socket, sys, time, paramiko
 
 port, t, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -23,31 +23,8 @@ as_root = sys.argv[4] == "0"
 uid, gid = int(sys.argv[5]), int(sys.argv[6])
 groups = [] if sys.argv[7] == "none" else sorted(int(g) for g in sys.argv[7].split(","))
 
-def status(pid):
-    d = {}
-    for line in open("/proc/%d/status" % pid):
-        k, _, v = line.partition(":")
-        d[k] = v.split()
-    return d
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                st = status(int(p))
-            except OSError:
-                continue
-            if int(st["PPid"][0]) == pid:
-                out.append(int(p))
-    return out
-
-def descendants(pid):
-    out = []
-    for c in children(pid):
-        out.append(c)
-        out.extend(descendants(c))
-    return out
+sys.path.insert(0, os.environ["DAEMON_TESTS"])
+from proctree import status, children, descendants
 
 from testlib import ssh_connect_args, wait_until
 

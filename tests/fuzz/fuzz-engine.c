@@ -14,35 +14,7 @@
 #include "berth/fxp_engine.h"
 #include "berth/vfs.h"
 
-static char base[64];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? 0 : 0;
-}
-
-static void
-make_tree(const char *root)
-{
-	char p[256];
-	mkdir(root, 0755);
-	snprintf(p, sizeof(p), "%s/dir", root);
-	mkdir(p, 0755);
-	snprintf(p, sizeof(p), "%s/file", root);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd >= 0) {
-		(void)!write(fd, "hello fuzzer\n", 13);
-		close(fd);
-	}
-	snprintf(p, sizeof(p), "%s/link", root);
-	(void)!symlink("file", p);
-	snprintf(p, sizeof(p), "%s/out", root);
-	(void)!symlink("../../..", p);
-}
+#include "fuzz-jail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,13 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if (!base[0]) {
-		snprintf(base, sizeof(base), "/tmp/berth-fuzz-%d", (int)getpid());
-		mkdir(base, 0700);
-	}
-	char root[128];
-	snprintf(root, sizeof(root), "%s/jail", base);
-	make_tree(root);
+	const char *root = fuzz_jail_make("sftp");
 
 	uint8_t knobs = data[0];
 	data++;
@@ -99,6 +65,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fxp_engine_free(e);
 	vfs_free(v);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fuzz_jail_remove(root);
 	return 0;
 }
