@@ -114,7 +114,8 @@ void acctedit_stanza_remove(struct acctedit *ed, size_t s);
 int acctedit_stanza_rename(struct acctedit *ed, size_t s, const char *name);
 
 /**
- * acctedit_stanza_text() - the stanza as written (leading comments, header, body).
+ * acctedit_stanza_text() - the stanza as written: leading comments, header, keyword lines
+ * and the comments among them (not the blank lines and column-0 comments after it).
  * @ed: editor.
  * @s: index.
  * @ret_len: length.

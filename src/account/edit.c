@@ -445,7 +445,14 @@ acctedit_stanza_rename(struct acctedit *ed, size_t s, const char *name)
 char *
 acctedit_stanza_text(const struct acctedit *ed, size_t s, size_t *ret_len)
 {
-	return lines_text(ed, ed->st[s].first, ed->st[s].end, ret_len);
+	size_t end = ed->st[s].end;
+
+	/* Without the blank lines and column-0 comments that follow the stanza. */
+	while (end > ed->st[s].header + 1 &&
+	       (ed->lines[end - 1].type == L_BLANK ||
+	        (ed->lines[end - 1].type == L_COMMENT && ed->lines[end - 1].indent_len == 0)))
+		end--;
+	return lines_text(ed, ed->st[s].first, end, ret_len);
 }
 
 /* ---- keyword lines ---- */

@@ -53,9 +53,17 @@ cmd_check(struct ctl *c, int argc, char **argv)
 	}
 	/* The host-key loader logs its own problems, as it does for berthd -t. */
 	log_init("berthctl", LOG_LEVEL_INFO, LOG_SINK_STDERR, LOG_AUTH);
-	if (ctl_config(c, &cfg) != CTL_OK)
-		return CTL_ERROR;
+	/* Load as berthd does (same messages), not through ctl_config(). */
+	const char *path = c->config_path ? c->config_path : BERTH_SYSCONFDIR "/berthd.conf";
 	struct berth_errors errs = BERTH_ERRORS_NULL;
+	if (berth_config_load(path, &c->cfg, &errs) != 0) {
+		berth_errors_print(&errs, stderr);
+		berth_errors_free(&errs);
+		fprintf(stderr, "berthctl: %s: cannot load configuration\n", path);
+		return CTL_ERROR;
+	}
+	c->have_cfg = true;
+	cfg = &c->cfg;
 	int r = daemon_check_config(cfg, &errs);
 	berth_errors_print(&errs, stderr);
 	berth_errors_free(&errs);

@@ -113,8 +113,7 @@ test_stanzas(void **state)
 	                       "Account alice\n"
 	                       "    Password $y$j9T$abc$def\n"
 	                       "    ReadOnly  no   \n"
-	                       "    # AuthorizedKey ssh-ed25519 AAAA old\n"
-	                       "\n");
+	                       "    # AuthorizedKey ssh-ed25519 AAAA old\n");
 	free(t);
 	t = acctedit_stanza_text(ed, 0, NULL);
 	assert_true(strncmp(t, "Defaults\n", 9) == 0);
@@ -370,7 +369,7 @@ test_stanza_add_placement(void **state)
 	assert_int_equal(acctedit_stanza_rename(ed, find(ed, "Account", "robert"), "alice"),
 	                 ACCTEDIT_E_EXISTS);
 	char *t = acctedit_stanza_text(ed, find(ed, "Account", "robert"), NULL);
-	assert_string_equal(t, "account robert   # quoted name\n\tUid 7\n\n# trailing remark\n\n");
+	assert_string_equal(t, "account robert   # quoted name\n\tUid 7\n");
 	free(t);
 	acctedit_free(ed);
 }
