@@ -71,8 +71,10 @@ parse(struct ctl *c, const struct ctl_command *cmd, struct key_req *q, const cha
 		else
 			goto usage;
 	}
-	if (!q->account)
-		goto usage;
+	if (!q->account) {
+		ctl_err("key %s: missing ACCOUNT", cmd->name);
+		return ctl_usage(CTL_USAGE, "key", cmd, NULL);
+	}
 	if (!berth_account_name_valid(q->account)) {
 		ctl_err("invalid account name \"%s\"", q->account);
 		return CTL_USAGE;
