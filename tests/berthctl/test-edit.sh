@@ -144,6 +144,56 @@ ctl account show --effective carol >"$T/out"
 grep -qx "uid $ACCT_UID" "$T/out" && grep -qx "root $T/r/carol" "$T/out" || fail "show --effective: $(cat "$T/out")"
 ok "account show (as written) and --effective (Defaults applied)"
 
+# --- --password asks on the terminal, twice, without echo ---
+$PY - "$BERTHCTL" "$T/accounts" <<'EOF' || fail "password prompt on a terminal"
+import os, pty, select, sys, termios, warnings
+ctl, acc = sys.argv[1], sys.argv[2]
+scale = int(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
+
+def run(answers):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(ctl, [ctl, "-A", acc, "account", "modify", "carol", "--password"])
+    out = b""
+    def until(token):
+        nonlocal out
+        while token not in out:
+            r, _, _ = select.select([fd], [], [], 30 * scale)
+            assert r, "timeout waiting for %r, got %r" % (token, out)
+            try:
+                d = os.read(fd, 1024)
+            except OSError:
+                d = b""
+            assert d, "EOF waiting for %r, got %r" % (token, out)
+            out += d
+    for prompt, answer in zip((b"New password: ", b"Retype new password: "), answers):
+        until(prompt)
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO, "echo is on at the prompt"
+        os.write(fd, answer + b"\n")
+    while True:
+        try:
+            d = os.read(fd, 1024)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st), out
+
+rc, out = run([b"tty-secret-1", b"tty-secret-2"])
+assert rc == 1 and b"do not match" in out, (rc, out)
+rc, out = run([b"tty-secret-1", b"tty-secret-1"])
+assert rc == 0, (rc, out)
+assert b"tty-secret" not in out, "the password was echoed: %r" % out
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import crypt
+h = [l.split()[1] for l in open(acc) if l.strip().startswith("Password")][-1]
+assert h.startswith("$y$") and crypt.crypt("tty-secret-1", h) == h, h
+EOF
+ok "--password: asked twice on the terminal with echo off; a mismatch is refused; the yescrypt hash verifies"
+
 # --- owner and mode are kept (root only: chown) ---
 if [[ $(id -u) -eq 0 ]]; then
 	chown 40011:40012 "$T/accounts"
