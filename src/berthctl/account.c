@@ -396,23 +396,6 @@ set_enabled(struct acctedit *ed, size_t s, const char *name, bool enable)
 	berth_accounts_free(db);
 }
 
-static bool
-stanza_has_key(const struct acctedit *ed, size_t s, const char *line)
-{
-	_cleanup_free_ char *want = ctl_key_description(line);
-	const char *v;
-
-	/* Same key = same fingerprint (the second field of the description). */
-	const char *wfp = strchr(want, ' ');
-	for (size_t i = 0; (v = acctedit_value(ed, s, "AuthorizedKey", i, NULL)) != NULL; i++) {
-		_cleanup_free_ char *have = ctl_key_description(v);
-		const char *hfp = strchr(have, ' ');
-		if (wfp && hfp && strncmp(wfp, hfp, strcspn(wfp + 1, " ") + 1) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* mkdir the account's Root (as parsed from the edited text) if it does not exist. */
 static int
 make_root(struct edit_req *q, const struct berth_account *a)
@@ -523,7 +506,7 @@ edit_stanza(struct ctl *c, struct acctedit *ed, void *ud)
 	if (q->no_password)
 		(void)acctedit_unset(ed, s, "Password");
 	for (size_t i = 0; i < q->n_keys; i++) {
-		q->key_added[i] = !stanza_has_key(ed, s, q->keys[i]);
+		q->key_added[i] = !ctl_stanza_has_key(ed, s, q->keys[i]);
 		if (q->key_added[i] && acctedit_add(ed, s, "AuthorizedKey", q->keys[i]) < 0)
 			return CTL_ERROR;
 	}

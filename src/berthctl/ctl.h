@@ -123,6 +123,9 @@ int ctl_read_keys(const char *path, const struct berth_config *cfg, char ***ret_
 /* Free what ctl_read_keys() returned. */
 void ctl_free_lines(char **lines, size_t n);
 
+/* Does stanza @s have an AuthorizedKey line with the same key (blob) as @line? */
+bool ctl_stanza_has_key(const struct acctedit *ed, size_t s, const char *line);
+
 /* "256 SHA256:... comment (ED25519)", as ssh-keygen -l prints a key; heap string. */
 char *ctl_key_description(const char *line);
 

@@ -94,16 +94,22 @@ req_free(struct key_req *q)
 	free(q->added);
 }
 
-/* Same key: same fingerprint. */
-static bool
-same_key(const char *a, const char *b)
+bool
+ctl_stanza_has_key(const struct acctedit *ed, size_t s, const char *line)
 {
-	_cleanup_free_ char *da = ctl_key_description(a), *db = ctl_key_description(b);
-	const char *fa = strchr(da, ' '), *fb = strchr(db, ' ');
-	if (!fa || !fb)
-		return false;
-	size_t la = strcspn(fa + 1, " "), lb = strcspn(fb + 1, " ");
-	return la == lb && memcmp(fa, fb, la + 1) == 0;
+	struct authkeys_list want = AUTHKEYS_LIST_NULL, have = AUTHKEYS_LIST_NULL;
+	const char *v;
+	bool found = false;
+
+	if (authkeys_parse(line, strlen(line), "key", &want, NULL) != 0 || want.n != 1)
+		goto out;
+	for (size_t k = 0; (v = acctedit_value(ed, s, "AuthorizedKey", k, NULL)); k++)
+		(void)authkeys_parse(v, strlen(v), "stanza", &have, NULL);
+	found = authkeys_find(&have, want.entries[0].blob, want.entries[0].blob_len) != NULL;
+out:
+	authkeys_list_free(&want);
+	authkeys_list_free(&have);
+	return found;
 }
 
 /* --options OPTS put in front of a key line (joined with its own options, if any). */
@@ -140,11 +146,7 @@ edit_add(struct ctl *c, struct acctedit *ed, void *ud)
 	if (find_account(ed, q->account, &s) != CTL_OK)
 		return CTL_ERROR;
 	for (size_t i = 0; i < q->n; i++) {
-		const char *v;
-		q->added[i] = true;
-		for (size_t k = 0; (v = acctedit_value(ed, s, "AuthorizedKey", k, NULL)); k++)
-			if (same_key(v, q->lines[i]))
-				q->added[i] = false;
+		q->added[i] = !ctl_stanza_has_key(ed, s, q->lines[i]);
 		if (q->added[i] && acctedit_add(ed, s, "AuthorizedKey", q->lines[i]) < 0) {
 			ctl_err("cannot add the key on line %zu", i + 1);
 			return CTL_ERROR;

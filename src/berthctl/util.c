@@ -22,16 +22,22 @@
 #define DEFAULT_CONFIG BERTH_SYSCONFDIR "/berthd.conf"
 #define KEYS_MAX_INPUT (1u << 20)
 
+static void
+vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "berthctl: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 ctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("berthctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -39,11 +45,9 @@ ctl_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("berthctl: warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg("warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 bool
