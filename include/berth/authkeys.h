@@ -187,3 +187,34 @@ int authkeys_parse_expiry(const char *text, time_t *ret);
  * Return: 0 or -EINVAL.
  */
 int authkeys_base64_decode(const char *in, size_t in_len, uint8_t **ret, size_t *ret_len);
+
+/**
+ * authkeys_fingerprint() - "SHA256:<base64 without padding>" of a key blob, as
+ * ssh-keygen -l and sshd print it (hashing only, no parsing).
+ * @blob: public-key blob.
+ * @len: its length.
+ * @out: buffer; "SHA256:?" if hashing fails.
+ * @outlen: its size (AUTHKEYS_FP_MAX is enough).
+ */
+#define AUTHKEYS_FP_MAX 64
+void authkeys_fingerprint(const uint8_t *blob, size_t len, char *out, size_t outlen);
+
+/**
+ * authkeys_type_label() - ssh-keygen's name for a key type: "ED25519", "RSA", "ECDSA",
+ * "ED25519-SK", "ECDSA-SK", else "UNKNOWN".
+ * @type: key type ("ssh-ed25519"...), may be NULL.
+ *
+ * Return: static string.
+ */
+const char *authkeys_type_label(const char *type);
+
+/**
+ * authkeys_key_bits() - key size as ssh-keygen -l prints it (RSA: modulus bits from the
+ * blob; ECDSA: curve size; Ed25519: 256).
+ * @type: key type field.
+ * @blob: public-key blob.
+ * @len: its length.
+ *
+ * Return: bits, or 0 if the blob does not parse.
+ */
+unsigned authkeys_key_bits(const char *type, const uint8_t *blob, size_t len);

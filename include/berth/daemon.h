@@ -48,3 +48,15 @@ int daemon_runtime_init(struct daemon_runtime *rt, const struct berth_config *cf
 /* Run the master: bind listeners, accept, fork per connection. Returns only on a fatal
  * setup error (-errno) or after SIGTERM/SIGINT (0). */
 int daemon_run(const struct berth_config *cfg, const struct daemon_runtime *rt);
+
+/**
+ * daemon_check_config() - everything `berthd -t` checks (also `berthctl check`):
+ * berth_config_check() (keywords, host key files, the accounts file parsed and checked),
+ * then, if that passed, the host keys and algorithm lists loaded into a throw-away
+ * libssh bind. Problems of the first part go to @errors; the bind logs its own (log.h).
+ * @cfg: loaded configuration.
+ * @errors: "file:line: message" diagnostics.
+ *
+ * Return: 0 or BERTH_CONF_E_INVALID.
+ */
+int daemon_check_config(const struct berth_config *cfg, struct berth_errors *errors);

@@ -10,3 +10,6 @@
  * symlink as the final component is refused (-ELOOP). Returns 0, -EISDIR, -EINVAL for
  * other non-regular files, -EFBIG when larger than @max, or another -errno. */
 int read_small_file(const char *path, size_t max, bool nofollow, char **ret, size_t *ret_len);
+/* read_small_file() relative to the directory fd @dirfd (AT_FDCWD: the cwd). */
+int read_small_fileat(int dirfd, const char *path, size_t max, bool nofollow, char **ret,
+                      size_t *ret_len);

@@ -4,7 +4,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "berth/account.h"
 #include "berth/authkeys.h"
@@ -513,4 +516,72 @@ deny:
 	if (ret_reason)
 		*ret_reason = reason;
 	return AUTHKEYS_E_DENIED;
+}
+
+void
+authkeys_fingerprint(const uint8_t *blob, size_t len, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned char b64[128];
+
+	snprintf(out, outlen, "SHA256:?");
+	if (!EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL))
+		return;
+	int n = EVP_EncodeBlock(b64, md, (int)mdlen);
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	b64[n] = '\0';
+	snprintf(out, outlen, "SHA256:%s", (char *)b64);
+}
+
+const char *
+authkeys_type_label(const char *type)
+{
+	if (!type)
+		return "UNKNOWN";
+	if (strcmp(type, "ssh-ed25519") == 0)
+		return "ED25519";
+	if (strcmp(type, "ssh-rsa") == 0)
+		return "RSA";
+	if (strncmp(type, "ecdsa-sha2-", 11) == 0)
+		return "ECDSA";
+	if (strncmp(type, "sk-ssh-ed25519", 14) == 0)
+		return "ED25519-SK";
+	if (strncmp(type, "sk-ecdsa", 8) == 0)
+		return "ECDSA-SK";
+	return "UNKNOWN";
+}
+
+unsigned
+authkeys_key_bits(const char *type, const uint8_t *blob, size_t len)
+{
+	if (strcmp(type, "ssh-ed25519") == 0 || strcmp(type, "sk-ssh-ed25519@openssh.com") == 0 ||
+	    strcmp(type, "ecdsa-sha2-nistp256") == 0 ||
+	    strcmp(type, "sk-ecdsa-sha2-nistp256@openssh.com") == 0)
+		return 256;
+	if (strcmp(type, "ecdsa-sha2-nistp384") == 0)
+		return 384;
+	if (strcmp(type, "ecdsa-sha2-nistp521") == 0)
+		return 521;
+	if (strcmp(type, "ssh-rsa") != 0)
+		return 0;
+	/* string "ssh-rsa", mpint e, mpint n */
+	struct xbuf b;
+	const uint8_t *p;
+	size_t n;
+	xbuf_view_init(&b, blob, len);
+	if (xbuf_get_string_direct(&b, &p, &n) < 0 || xbuf_get_string_direct(&b, &p, &n) < 0 ||
+	    xbuf_get_string_direct(&b, &p, &n) < 0)
+		return 0;
+	while (n && *p == 0) {
+		p++;
+		n--;
+	}
+	if (n == 0 || n > 2048)
+		return 0;
+	unsigned bits = (unsigned)n * 8;
+	for (uint8_t top = p[0]; !(top & 0x80); top <<= 1)
+		bits--;
+	return bits;
 }

@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <string.h>
 
+#include "berth/acctedit.h"
 #include "berth/account.h"
 #include "berth/common.h"
 #include "berth/xmem.h"
@@ -90,4 +91,23 @@ password_dummy_run(const char *dummy_hash, const char *password)
 		explicit_bzero(computed, strlen(computed));
 	}
 	return BERTH_ACCOUNT_E_MISMATCH;
+}
+
+int
+berth_password_hash(const char *password, char **ret)
+{
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+
+	if (!password || !*password)
+		return -EINVAL;
+	errno = 0;
+	/* NULL random bytes: libxcrypt takes a fresh salt from the kernel. */
+	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)))
+		return errno ? -errno : -EINVAL;
+	char *h = hash_with(password, setting);
+	explicit_bzero(setting, sizeof(setting));
+	if (!h)
+		return -EINVAL;
+	*ret = h;
+	return 0;
 }

@@ -88,24 +88,10 @@ static int
 check_config(const struct berth_config *cfg)
 {
 	struct berth_errors errs = BERTH_ERRORS_NULL;
-	int bad = berth_config_check(cfg, &errs) != 0;
-	if (cfg->accounts_file) {
-		struct berth_accounts *db = NULL;
-		int r = berth_accounts_load(cfg->accounts_file, &db, &errs);
-		if (r != 0)
-			bad = 1;
-		if (db && berth_accounts_check(db, &errs) != 0)
-			bad = 1;
-		berth_accounts_free(db);
-	}
+	int r = daemon_check_config(cfg, &errs);
 	print_errors(&errs);
 	berth_errors_free(&errs);
-	ssh_bind b = NULL;
-	if (!bad && sshd_bind_new(cfg, &b) < 0)
-		bad = 1;
-	if (b)
-		ssh_bind_free(b);
-	return bad ? 1 : 0;
+	return r != 0 ? 1 : 0;
 }
 
 /* Load the accounts file in a child and report its errors; true when it loads. */

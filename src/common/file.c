@@ -13,9 +13,17 @@
 int
 read_small_file(const char *path, size_t max, bool nofollow, char **ret, size_t *ret_len)
 {
+	return read_small_fileat(AT_FDCWD, path, max, nofollow, ret, ret_len);
+}
+
+int
+read_small_fileat(int dirfd, const char *path, size_t max, bool nofollow, char **ret,
+                  size_t *ret_len)
+{
 	/* O_NONBLOCK: a FIFO planted in place of the file must not hang us. */
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-	                                            (nofollow ? O_NOFOLLOW : 0));
+	_cleanup_close_ int fd =
+	        openat(dirfd, path,
+	               O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0)
 		return -errno;
 	struct stat st;

@@ -3,7 +3,6 @@
  * small request table (auth decisions, worker spawn). It never parses SSH packets. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,41 +112,6 @@ next_methods(const struct monitor *m)
 		/* Unknown users and refused accounts answer like everyone else. */
 		return berth_config_enabled_methods(m->cfg);
 	return st.next;
-}
-
-static const char *
-key_type_label(const char *type)
-{
-	if (!type)
-		return "UNKNOWN";
-	if (strcmp(type, "ssh-ed25519") == 0)
-		return "ED25519";
-	if (strcmp(type, "ssh-rsa") == 0)
-		return "RSA";
-	if (strncmp(type, "ecdsa-sha2-", 11) == 0)
-		return "ECDSA";
-	if (strncmp(type, "sk-ssh-ed25519", 14) == 0)
-		return "ED25519-SK";
-	if (strncmp(type, "sk-ecdsa", 8) == 0)
-		return "ECDSA-SK";
-	return "UNKNOWN";
-}
-
-/* "SHA256:<base64 without padding>" of a key blob (hashing only, no parsing). */
-static void
-blob_fingerprint(const uint8_t *blob, size_t len, char *out, size_t outlen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	unsigned char b64[128];
-	snprintf(out, outlen, "SHA256:?");
-	if (!EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL))
-		return;
-	int n = EVP_EncodeBlock(b64, md, (int)mdlen);
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	b64[n] = '\0';
-	snprintf(out, outlen, "SHA256:%s", (char *)b64);
 }
 
 /* The type name embedded at the front of a blob, for log lines only. */
@@ -285,9 +249,9 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 		return reply_answer(m, MON_AUTH_DISCONNECT);
 	}
 	char fp[160], type[64], detail[256];
-	blob_fingerprint(blob, blob_len, fp, sizeof(fp));
+	authkeys_fingerprint(blob, blob_len, fp, sizeof(fp));
 	blob_type(blob, blob_len, type, sizeof(type));
-	snprintf(detail, sizeof(detail), "%s %s", key_type_label(type), fp);
+	snprintf(detail, sizeof(detail), "%s %s", authkeys_type_label(type), fp);
 	if (state == MON_PK_BAD_SIGNATURE)
 		/* A signature that does not verify is a failed attempt with this key (an
 		 * unparsable key has no blob and no fingerprint), as in sshd. */
@@ -321,7 +285,7 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 		        m, method_result(m, BERTH_AUTH_PUBLICKEY, false, "publickey", detail));
 	}
 	if (e)
-		snprintf(detail, sizeof(detail), "%s %s", key_type_label(e->type), fp);
+		snprintf(detail, sizeof(detail), "%s %s", authkeys_type_label(e->type), fp);
 	return reply_answer(m,
 	                    method_result(m, BERTH_AUTH_PUBLICKEY, e != NULL, "publickey", detail));
 }
