@@ -33,7 +33,10 @@ struct fxp_transfer {
 	const char *path;
 	uint64_t bytes_read, bytes_written;
 	double seconds;
-	bool completed; /* closed by the client (true) or forced at session end (false) */
+	bool completed;     /* closed by the client (true) or forced at session end (false) */
+	const char *sha256; /* hex SHA-256 of the file's content after an upload, or NULL */
+	bool published;     /* the content is under its name (false: atomic upload dropped) */
+	const char *reason; /* why not published, or NULL */
 };
 
 struct fxp_engine_config {
@@ -47,6 +50,7 @@ struct fxp_engine_config {
 	const char *peer;     /* client address for log lines, e.g. "192.0.2.1" or "UNKNOWN" */
 	uint32_t max_handles; /* 0 = default (RLIMIT_NOFILE - 5, capped) */
 	bool numeric_ids;     /* longname shows numeric uid/gid (no NSS inside jails) */
+	bool check_file;      /* also offer check-file-handle/-name (berth; not in -Q output) */
 	/* Log sink for transaction lines (OpenSSH wording). level is enum log_level. */
 	void (*log)(void *userdata, int level, const char *fmt, ...)
 	        __attribute__((format(printf, 3, 4)));

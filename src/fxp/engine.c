@@ -254,6 +254,12 @@ send_status(struct fxp_engine *e, uint32_t id, uint32_t status)
 }
 
 int
+send_status_errno(struct fxp_engine *e, uint32_t id, int err)
+{
+	return send_status_msg(e, id, fxp_status_from_errno(err), fxp_errno_message(err));
+}
+
+int
 send_handle(struct fxp_engine *e, uint32_t id, uint32_t slot)
 {
 	uint8_t h[FXP_HANDLE_LEN];
@@ -338,6 +344,8 @@ process_init(struct fxp_engine *e, struct xbuf *frame)
 	(void)xbuf_put_u32(&e->out, FXP_VERSION);
 	for (size_t i = 0; i < fxp_ext_handlers_count; i++) {
 		const struct fxp_handler *h = &fxp_ext_handlers[i];
+		if (h->optional && !e->cfg.check_file)
+			continue;
 		/* Extensions refused by policy are not advertised (OpenSSH compose_extension). */
 		if (!request_permitted(e, h->req, h->name, h->does_write))
 			continue;
@@ -357,7 +365,8 @@ process_extended(struct fxp_engine *e, uint32_t id, struct xbuf *frame)
 		return send_status(e, id, FX_BAD_MESSAGE);
 	for (size_t i = 0; i < fxp_ext_handlers_count; i++) {
 		const struct fxp_handler *h = &fxp_ext_handlers[i];
-		if (strlen(h->ext_name) != len || memcmp(h->ext_name, name, len) != 0)
+		if (strlen(h->ext_name) != len || memcmp(h->ext_name, name, len) != 0 ||
+		    (h->optional && !e->cfg.check_file))
 			continue;
 		if (!request_permitted(e, h->req, h->name, h->does_write))
 			return send_status(e, id, FX_PERMISSION_DENIED);

@@ -80,6 +80,8 @@ int reply_end(struct fxp_engine *e, size_t pos);
 void reply_abort(struct fxp_engine *e, size_t pos);
 int send_status(struct fxp_engine *e, uint32_t id, uint32_t status);
 int send_status_msg(struct fxp_engine *e, uint32_t id, uint32_t status, const char *msg);
+/* STATUS for an errno (0 = OK) with its status text ("Quota exceeded" for EDQUOT). */
+int send_status_errno(struct fxp_engine *e, uint32_t id, int err);
 int send_handle(struct fxp_engine *e, uint32_t id, uint32_t slot);
 int send_attrs(struct fxp_engine *e, uint32_t id, const struct vfs_attr *a);
 /* One-entry NAME reply with empty attributes (realpath, readlink, expand-path...). */
@@ -120,6 +122,7 @@ struct fxp_handler {
 	enum fxp_req req;
 	bool does_write;
 	int (*fn)(struct fxp_engine *e, uint32_t id, struct xbuf *req);
+	bool optional; /* offered only with fxp_engine_config.check_file (berth's own) */
 };
 extern const struct fxp_handler fxp_core_handlers[];
 extern const size_t fxp_core_handlers_count;
