@@ -472,6 +472,10 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 	struct vfs_file *in = NULL;
 	bool trunc = flags & VFS_O_TRUNC;
 	uint64_t size = 0;
+	/* A readable handle reads whatever the file holds: DOWNLOAD, new file or not. */
+	int rd = (flags & VFS_O_READ) ? decide(pv, POLICY_OP_DOWNLOAD, p, 0) : 0;
+	if (rd < 0)
+		return rd;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (flags & VFS_O_CREAT) {
 			struct policy_verdict v;
@@ -496,8 +500,7 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 		}
 	existing:;
 		int r = decide(pv, POLICY_OP_OVERWRITE, p, 0);
-		if (r < 0 ||
-		    ((flags & VFS_O_READ) && (r = decide(pv, POLICY_OP_DOWNLOAD, p, 0)) < 0))
+		if (r < 0)
 			return r;
 		/* With a quota, truncate after learning what the truncation gives back. */
 		unsigned f2 = flags & ~(VFS_O_CREAT | VFS_O_EXCL);
