@@ -149,6 +149,15 @@ struct berth_accounts *berth_accounts_free(struct berth_accounts *db);
 size_t berth_accounts_count(const struct berth_accounts *db);
 
 /**
+ * berth_accounts_defaults_policy() - the policy keywords of the Defaults stanza (what
+ * system accounts get).
+ * @db: database.
+ *
+ * Return: borrowed from @db, never NULL.
+ */
+const struct policy *berth_accounts_defaults_policy(const struct berth_accounts *db);
+
+/**
  * berth_accounts_check() - semantic checks for `berthd -t`: every Root exists and is a
  * directory, StartDirectory stays inside the jail, key files parse.
  * @db: database.

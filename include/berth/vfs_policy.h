@@ -35,6 +35,8 @@ struct policy_state;
  *            when the policy has a quota or a bandwidth limit.
  * @no_tmpfile: never use O_TMPFILE for atomic uploads (tests; file systems where it
  *              misbehaves): hidden named temporary files instead.
+ * @no_scan: with a private state (@state_fd -1), count usage from zero instead of
+ *           walking the jail (the drop-in, whose root may be the whole file system).
  * @log: optional sink for refusal and quota lines (enum log_level, printf format).
  * @userdata: for @log.
  */
@@ -42,6 +44,7 @@ struct vfs_policy_config {
 	const struct policy *policy;
 	int state_fd;
 	bool no_tmpfile;
+	bool no_scan;
 	void (*log)(void *userdata, int level, const char *fmt, ...)
 	        __attribute__((format(printf, 3, 4)));
 	void *userdata;

@@ -762,6 +762,13 @@ berth_accounts_free(struct berth_accounts *db)
 	return NULL;
 }
 
+const struct policy *
+berth_accounts_defaults_policy(const struct berth_accounts *db)
+{
+	static const struct policy none;
+	return db && db->defaults_policy ? db->defaults_policy : &none;
+}
+
 size_t
 berth_accounts_count(const struct berth_accounts *db)
 {

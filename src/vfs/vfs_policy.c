@@ -1493,7 +1493,9 @@ vfs_policy_wrap(struct vfs *inner, const struct vfs_policy_config *cfg, struct v
 		if (r < 0 && fd >= 0)
 			close(fd);
 		if (r == 0)
-			r = policy_state_attach(pv->st, pv->quota ? scan_cb : NULL, inner);
+			r = policy_state_attach(
+			        pv->st, pv->quota && !(fd < 0 && cfg->no_scan) ? scan_cb : NULL,
+			        inner);
 	} else if (fd >= 0) {
 		close(fd);
 	}

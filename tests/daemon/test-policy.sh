@@ -237,4 +237,17 @@ done
 [[ $got == "login ok" ]] || fail "the MaxLogins slot was not freed when the session ended"
 ok "MaxLogins 1: a second concurrent login is refused; the slot frees when the first ends"
 
+# ---- the drop-in with -A: the same layer without the daemon ----
+if [[ -n ${BERTH_SFTP_SERVER:-} ]]; then
+	dr=$(root_of partner)
+	printf 'Defaults\n\tPermissions /in upload-only\n' >"$T/dropin-accounts"
+	printf 'put %s /in/dropin.csv\nls /in\n' "$T/up.csv" >"$T/b"
+	if sftp -b "$T/b" -D "$BERTH_SFTP_SERVER -A $T/dropin-accounts -j $dr" >"$T/d.out" 2>&1; then
+		fail "drop-in -A: listing the drop box worked"
+	fi
+	cmp -s "$T/up.csv" "$dr/in/dropin.csv" || fail "drop-in -A: upload into the drop box"
+	grep -q "Permission denied" "$T/d.out" || { cat "$T/d.out"; fail "drop-in -A: no refusal"; }
+	ok "berth-sftp-server -A applies the policy of an accounts file (its Defaults)"
+fi
+
 echo "all policy tests passed"
