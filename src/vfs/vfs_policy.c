@@ -550,6 +550,28 @@ resume_name(const char *dir, const char *leaf)
 	return join(dir, name);
 }
 
+static bool stale_temp(const char *name);
+
+/* Hidden temporary files of sessions that died in @dir (fallback mode only: unnamed
+ * files never outlive their session) are removed, their bytes given back. */
+static void
+sweep_stale_temps(struct pvfs *pv, const char *dir)
+{
+	struct vfs_dir *d;
+	if (vfs_opendir(pv->inner, dir, &d) < 0)
+		return;
+	const char *name;
+	struct vfs_attr a;
+	while (vfs_readdir(d, &name, &a) == 0) {
+		if (!S_ISREG(a.mode) || !stale_temp(name))
+			continue;
+		_cleanup_free_ char *p = join(dir, name);
+		if (vfs_remove(pv->inner, p) == 0)
+			release(pv, a.size, 1);
+	}
+	(void)vfs_closedir(d);
+}
+
 /* A fresh temporary file in @dir: unnamed where the file system can, else hidden. */
 static int
 make_temp(struct pvfs *pv, const char *dir, uint32_t mode, struct vfs_file **ret,
@@ -565,6 +587,7 @@ make_temp(struct pvfs *pv, const char *dir, uint32_t mode, struct vfs_file **ret
 			return r;
 		pv->no_tmpfile = true;
 	}
+	sweep_stale_temps(pv, dir);
 	char rnd[33];
 	random_hex(rnd, 8);
 	_cleanup_free_ char *leaf = xasprintf(TMP_PREFIX "%d-%s", (int)getpid(), rnd);
