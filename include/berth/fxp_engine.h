@@ -79,6 +79,10 @@ void fxp_engine_feed_commit(struct fxp_engine *e, size_t reserved, size_t used);
 int fxp_engine_process(struct fxp_engine *e);
 /* True when complete frames are still queued (processing paused for output room). */
 bool fxp_engine_has_pending(const struct fxp_engine *e);
+/* A request waits for bandwidth (the VFS answered -EAGAIN with a retry time): the
+ * CLOCK_MONOTONIC nanoseconds at which fxp_engine_process() should be called again, or 0.
+ * The engine never sleeps; its transport polls with a timeout until then. */
+uint64_t fxp_engine_wait_until(const struct fxp_engine *e);
 /* Bytes queued for the peer (those before the first file segment, see below); valid
  * until the next engine call. */
 const uint8_t *fxp_engine_output(const struct fxp_engine *e, size_t *ret_len);

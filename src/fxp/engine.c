@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "berth/common.h"
 #include "berth/xmem.h"
@@ -441,9 +442,39 @@ fxp_engine_has_pending(const struct fxp_engine *e)
 	return len > FXP_MAX_MSG || xbuf_len(&e->in) - 4 >= len;
 }
 
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+fxp_wait_if_throttled(struct fxp_engine *e, int r)
+{
+	uint64_t at;
+	if (r != -EAGAIN || vfs_retry_at(e->cfg.vfs, &at) < 0)
+		return r;
+	e->wait_until = at ? at : 1;
+	return FXP_WAIT;
+}
+
+uint64_t
+fxp_engine_wait_until(const struct fxp_engine *e)
+{
+	return e->wait_until;
+}
+
 int
 fxp_engine_process(struct fxp_engine *e)
 {
+	if (e->wait_until) {
+		/* A request waits for bandwidth: nothing runs before its time. */
+		if (monotonic_ns() < e->wait_until)
+			return 0;
+		e->wait_until = 0;
+	}
 	for (;;) {
 		uint32_t len;
 		if (out_avail(e) < FXP_OUT_RESERVE)
@@ -466,12 +497,16 @@ fxp_engine_process(struct fxp_engine *e)
 		 * close a file whose data is still to be sent after it. */
 		if (e->files_count > 0 && xbuf_ptr(&e->in)[4] != FXP_READ)
 			return 0;
+		/* The frame is parsed in a view and consumed only once handled: a request
+		 * told to wait (FXP_WAIT) stays queued, whole, for its retry. */
 		struct xbuf frame;
-		(void)xbuf_consume(&e->in, 4);
-		(void)xbuf_take_view(&e->in, len, &frame);
+		(void)xbuf_peek_view(&e->in, 4, len, &frame);
 		int r = dispatch(e, &frame);
 		if (r < 0)
 			return r;
+		if (r == FXP_WAIT)
+			return 0;
+		(void)xbuf_consume(&e->in, 4 + (size_t)len);
 		if (xbuf_len(&frame) > 0)
 			fxp_log(e, LOG_LEVEL_DEBUG1, "request has %zu bytes of trailing data",
 			        xbuf_len(&frame));

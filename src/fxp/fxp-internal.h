@@ -69,7 +69,15 @@ struct fxp_engine {
 	uint32_t files_head, files_count;
 	size_t files_gap;   /* sum of the queued segments' gaps */
 	size_t files_bytes; /* sum of their lengths */
+	uint64_t wait_until; /* CLOCK_MONOTONIC ns: a request waits for bandwidth (0 = no) */
 };
+
+/* A handler's "not now": the VFS asked to retry later (bandwidth limit). The frame stays
+ * unprocessed in the input queue and processing stops until e->wait_until. */
+#define FXP_WAIT 1
+/* Turn -EAGAIN from vfs_pread/vfs_pwrite into FXP_WAIT when the VFS says when to retry;
+ * returns @r unchanged otherwise. */
+int fxp_wait_if_throttled(struct fxp_engine *e, int r);
 
 /* engine.c: reply composition and logging */
 void fxp_log(struct fxp_engine *e, enum log_level level, const char *fmt, ...)

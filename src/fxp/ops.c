@@ -225,6 +225,10 @@ op_read(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	}
 	size_t n = 0;
 	r = len ? vfs_pread(h->file, p, len, off, &n) : 0;
+	if (r < 0 && (r = fxp_wait_if_throttled(e, r)) == FXP_WAIT) {
+		reply_abort(e, pos);
+		return r;
+	}
 	if (r < 0 || (len > 0 && n == 0)) {
 		reply_abort(e, pos);
 		if (r < 0)
@@ -255,6 +259,8 @@ op_write(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		return send_status(e, id, FX_FAILURE);
 	size_t n = 0;
 	r = vfs_pwrite(h->file, data, len, off, &n);
+	if (r < 0 && (r = fxp_wait_if_throttled(e, r)) == FXP_WAIT)
+		return r;
 	if (r < 0) {
 		fxp_log(e, LOG_LEVEL_ERROR, "process_write: write failed");
 		return send_status_errno(e, id, r);

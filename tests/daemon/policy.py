@@ -369,6 +369,48 @@ def timed(direction):
     c.close()
 
 
+def concurrent_upload():
+    """N sessions of one account upload SIZE bytes each at once; prints the wall time."""
+    n, size = int(extra[1]), int(extra[2])
+    conns = [connect(extra[0]) for _ in range(n)]
+    data = os.urandom(size)
+    go = threading.Barrier(n)
+    errors = []
+
+    def up(i):
+        try:
+            with conns[i][1].open("/conc%d.bin" % i, "wb") as f:
+                f.set_pipelined(True)
+                go.wait()
+                for off in range(0, size, 32768):
+                    f.write(data[off:off + 32768])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    th = [threading.Thread(target=up, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    print("%.3f" % (time.monotonic() - t0))
+    for c, s in conns:
+        c.close()
+    if errors:
+        raise SystemExit("FAIL: %s" % errors)
+    for i in range(n):
+        assert open(host("/conc%d.bin" % i), "rb").read() == data
+
+
+def slow_download():
+    """A throttled download that says when it has started."""
+    c, s = connect(extra[0])
+    with s.open(extra[1], "rb") as f:
+        f.prefetch()
+        open(extra[2], "w").close()
+        f.read()
+    c.close()
+
+
 scenarios = {
     "partner": partner,
     "readonly": lambda: readonly(extra[0]),
@@ -385,5 +427,7 @@ scenarios = {
     "login": login,
     "upload-time": lambda: timed("up"),
     "download-time": lambda: timed("down"),
+    "concurrent-upload": concurrent_upload,
+    "slow-download": slow_download,
 }
 scenarios[scenario]()

@@ -70,7 +70,8 @@ account elsewhere "AllowFrom 192.0.2.0/24"
 account denied "DenyFrom 127.0.0.0/8"
 account ftponly "Protocols ftps"
 account single "MaxLogins 1"
-for a in partner ro keyro ign ref quota atomic resume expired elsewhere denied ftponly single; do
+account bw "UploadBandwidth 1M" "DownloadBandwidth 1M"
+for a in partner ro keyro ign ref quota atomic resume expired elsewhere denied ftponly single bw; do
 	seed_jail "$a"
 done
 rm -f "$(root_of quota)"/{in,out,ro}/* "$(root_of quota)/readme"
@@ -236,6 +237,25 @@ for _ in $(seq 1 $((100 * ${BERTH_TIMEOUT_SCALE:-1}))); do
 done
 [[ $got == "login ok" ]] || fail "the MaxLogins slot was not freed when the session ended"
 ok "MaxLogins 1: a second concurrent login is refused; the slot frees when the first ends"
+
+# ---- bandwidth: lower bounds only (a slow machine can only take longer) ----
+bw=$(root_of bw)
+secs=$(pol upload-time "$bw" bw $((4 * 1024 * 1024))) || fail "throttled upload"
+awk -v s="$secs" 'BEGIN {exit !(s >= 2)}' || fail "4 MiB upload at UploadBandwidth 1M took ${secs}s (< 2 s)"
+secs2=$(pol download-time "$bw" bw $((4 * 1024 * 1024))) || fail "throttled download"
+awk -v s="$secs2" 'BEGIN {exit !(s >= 2)}' || fail "4 MiB download at DownloadBandwidth 1M took ${secs2}s (< 2 s)"
+secs3=$(pol concurrent-upload "$bw" bw 3 $((1536 * 1024))) || fail "concurrent throttled uploads"
+awk -v s="$secs3" 'BEGIN {exit !(s >= 3)}' ||
+	fail "3 x 1.5 MiB in three sessions took ${secs3}s: the limit is not shared by the account's sessions"
+ok "bandwidth: 4 MiB up ${secs}s, down ${secs2}s at 1 MiB/s; 3 sessions x 1.5 MiB ${secs3}s (one limit for the account)"
+$PY "$POLICY_PY" "$PORT" "$T/client_key" slow-download "$bw" bw /timed.bin "$T/dl-started" >/dev/null 2>&1 &
+DL=$!
+for _ in $(seq 1 $((200 * ${BERTH_TIMEOUT_SCALE:-1}))); do [[ -e $T/dl-started ]] && break; sleep 0.05; done
+echo "ls -l /" >"$T/b"
+sftp_key "$T/b" bw >/dev/null || fail "a second session while a download waits for bandwidth"
+kill -0 "$DL" 2>/dev/null || fail "the throttled download ended before the other session's listing"
+wait "$DL" || fail "throttled download failed"
+ok "while a download waits for bandwidth, another session of the account is served"
 
 # ---- the drop-in with -A: the same layer without the daemon ----
 if [[ -n ${BERTH_SFTP_SERVER:-} ]]; then
