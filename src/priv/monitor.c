@@ -63,8 +63,8 @@ struct monitor {
 	bool disconnecting;
 	struct berth_pam *pam; /* keyboard-interactive transaction in progress */
 	size_t pam_nprompts;
-	bool kbdint_virtual;      /* single "Password:" prompt outstanding */
-	char auth_method_log[64]; /* method that completed authentication */
+	bool kbdint_virtual;                   /* single "Password:" prompt outstanding */
+	char auth_method_log[64];              /* method that completed authentication */
 	const struct authkeys_entry *key_used; /* the key that passed publickey, if any */
 	int login_slot_fd;                     /* MaxLogins slot held for the session, or -1 */
 };
@@ -731,6 +731,13 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		          m->mc->peer_port,
 		          m->authenticated && m->acct ? "MaxSessions reached"
 		                                      : "not authenticated");
+		return mon_send(m->sock, &no, 1, -1);
+	}
+	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & POLICY_PROTO_SFTP)) {
+		const struct policy_value *v = &m->acct->policy->values[POLICY_PROTOCOLS];
+		log_info("refusing subsystem 'sftp' for %s from %s port %u: %s (%s:%u)", m->user,
+		         m->mc->peer_addr, m->mc->peer_port, v->text ? v->text : "Protocols",
+		         v->origin.file ? v->origin.file : "?", v->origin.line);
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	int pfd, sfd;

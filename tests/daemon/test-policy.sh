@@ -69,9 +69,10 @@ account expired "Expires 2020-01-01"
 account elsewhere "AllowFrom 192.0.2.0/24"
 account denied "DenyFrom 127.0.0.0/8"
 account ftponly "Protocols ftps"
+account scponly "Protocols scp"
 account single "MaxLogins 1"
 account bw "UploadBandwidth 1M" "DownloadBandwidth 1M"
-for a in partner ro keyro ign ref quota atomic resume expired elsewhere denied ftponly single bw; do
+for a in partner ro keyro ign ref quota atomic resume expired elsewhere denied ftponly scponly single bw; do
 	seed_jail "$a"
 done
 rm -f "$(root_of quota)"/{in,out,ro}/* "$(root_of quota)/readme"
@@ -221,6 +222,11 @@ wait_log 'User elsewhere from 127\.0\.0\.1 not allowed because of AllowFrom 192\
 wait_log 'User denied from 127\.0\.0\.1 not allowed because of DenyFrom 127\.0\.0\.0/8' || fail "no DenyFrom line"
 wait_log 'User ftponly from 127\.0\.0\.1 not allowed because of Protocols ftps' || fail "no Protocols line"
 ok "Expires, AllowFrom, DenyFrom and Protocols refuse the login like a failed one, logged with the rule"
+echo "ls" >"$T/b"
+if sftp_key "$T/b" scponly >/dev/null 2>&1; then fail "Protocols scp admitted an SFTP session"; fi
+wait_log "refusing subsystem 'sftp' for scponly from 127\.0\.0\.1 port [0-9]+: Protocols scp" ||
+	fail "no log line for the refused subsystem"
+ok "Protocols scp: the login works, an SFTP session is refused"
 $PY "$POLICY_PY" "$PORT" "$T/client_key" hold "$(root_of single)" single "$T/held" >/dev/null 2>&1 &
 HOLD=$!
 for _ in $(seq 1 $((200 * ${BERTH_TIMEOUT_SCALE:-1}))); do [[ -e $T/held ]] && break; sleep 0.05; done
