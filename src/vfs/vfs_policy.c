@@ -4,6 +4,7 @@
  * checksums) below every protocol engine. See include/berth/vfs_policy.h and the
  * "Policy layer" section of docs/DESIGN.md. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,9 @@ struct pvfs {
 	struct policy_state *st;
 	struct pfile *files;
 	uint64_t retry_ns;
+	char *cwd;    /* canonical working directory (with rules), for lexical paths */
+	int pass;     /* 0: try lexical paths first; 1: kernel-resolved paths */
+	bool lexical; /* this attempt decided on a lexical path */
 };
 
 static inline struct pvfs *
@@ -105,6 +109,10 @@ static void _printf_(3, 4) plog(struct pvfs *pv, int level, const char *fmt, ...
 static int
 refuse(struct pvfs *pv, const char *path, const struct policy_verdict *v)
 {
+	/* A refusal of a lexical path is not final: the path may lead elsewhere through a
+	 * symlink. Ask for the kernel-resolved attempt instead (see two_passes()). */
+	if (pv->lexical)
+		return -ELOOP;
 	_cleanup_free_ char *why = policy_verdict_describe(v);
 	plog(pv, LOG_LEVEL_INFO, "policy: \"%s\": %s", path, why);
 	return -EACCES;
@@ -167,13 +175,53 @@ canon_leaf(struct pvfs *pv, const char *path, char **ret)
 	return 0;
 }
 
+/* The canonical form @path has if it contains no symbolic link: absolute (from the
+ * working directory), "//" collapsed, no trailing slash. False for paths with "." or ".."
+ * components (their meaning depends on links), which always take the resolved route. */
+static bool
+lexical(struct pvfs *pv, const char *path, char **ret)
+{
+	size_t n = strlen(path);
+	if (n == 0 || n >= PATH_MAX)
+		return false;
+	const char *base = path[0] == '/' || strcmp(pv->cwd, "/") == 0 ? "" : pv->cwd;
+	char *out = xmalloc(strlen(base) + n + 2), *o = stpcpy(out, base);
+	for (const char *c = path; *c;) {
+		while (*c == '/')
+			c++;
+		size_t len = strcspn(c, "/");
+		if (len == 0)
+			break;
+		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) {
+			free(out);
+			return false;
+		}
+		*o++ = '/';
+		memcpy(o, c, len);
+		o += len;
+		c += len;
+	}
+	if (o == out)
+		*o++ = '/';
+	*o = '\0';
+	*ret = out;
+	return true;
+}
+
 /* Path of an entry for a decision and for the inner call: canonical with rules, else the
- * client's own path (decisions do not depend on it then). */
+ * client's own path (decisions do not depend on it then). On the first pass a lexical
+ * form is tried: the inner backend refuses symlinks (vfs.no_symlinks), so if the call
+ * succeeds the kernel walked exactly this path; if it meets a link (-ELOOP) the second
+ * pass resolves it. */
 static int
 path_leaf(struct pvfs *pv, const char *path, char **ret)
 {
 	if (!pv->rules) {
 		*ret = xstrdup(path);
+		return 0;
+	}
+	if (pv->pass == 0 && lexical(pv, path, ret)) {
+		pv->lexical = true;
 		return 0;
 	}
 	return canon_leaf(pv, path, ret);
@@ -188,8 +236,30 @@ path_follow(struct pvfs *pv, const char *path, char **ret)
 		*ret = xstrdup(path);
 		return 0;
 	}
+	if (pv->pass == 0 && lexical(pv, path, ret)) {
+		pv->lexical = true;
+		return 0;
+	}
 	return vfs_realpath(pv->inner, path[0] ? path : ".", ret);
 }
+
+/* Run one path operation: on lexical paths first, then, if that met a symlink or was
+ * refused (a refusal of a lexical path is only final once the path is known to be the
+ * resolved one), on kernel-resolved paths. Nothing has happened when -ELOOP comes back
+ * from the first pass: the inner backend fails before acting. */
+#define two_passes(pv, call)                                                                       \
+	({                                                                                         \
+		int _r;                                                                            \
+		for ((pv)->pass = 0;; (pv)->pass++) {                                              \
+			(pv)->lexical = false;                                                     \
+			_r = (call);                                                               \
+			if (_r != -ELOOP || !(pv)->lexical || (pv)->pass > 0)                      \
+				break;                                                             \
+		}                                                                                  \
+		(pv)->pass = 0;                                                                    \
+		(pv)->lexical = false;                                                             \
+		_r;                                                                                \
+	})
 
 /* The directory holding @path, for LIST decisions on stat-like requests. */
 static char *
@@ -691,7 +761,7 @@ open_atomic(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 }
 
 static int
-p_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
+open_once(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -718,6 +788,12 @@ p_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vf
 			return decide(pv, POLICY_OP_UPLOAD, p, 0);
 	}
 	return open_atomic(pv, p, flags, mode, ret);
+}
+
+static int
+p_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
+{
+	return two_passes(to_p(v), open_once(v, path, flags, mode, ret));
 }
 
 static int
@@ -1088,7 +1164,7 @@ p_hash_range(struct vfs_file *f, enum berth_hash_alg alg, uint64_t off, uint64_t
 /* ---- path operations ---- */
 
 static int
-p_stat(struct vfs *v, const char *path, bool follow, struct vfs_attr *ret)
+stat_once(struct vfs *v, const char *path, bool follow, struct vfs_attr *ret)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL, *dir = NULL;
@@ -1119,7 +1195,13 @@ p_stat(struct vfs *v, const char *path, bool follow, struct vfs_attr *ret)
 }
 
 static int
-p_setattr(struct vfs *v, const char *path, bool follow, const struct vfs_attr *a)
+p_stat(struct vfs *v, const char *path, bool follow, struct vfs_attr *ret)
+{
+	return two_passes(to_p(v), stat_once(v, path, follow, ret));
+}
+
+static int
+setattr_once(struct vfs *v, const char *path, bool follow, const struct vfs_attr *a)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1160,7 +1242,13 @@ p_setattr(struct vfs *v, const char *path, bool follow, const struct vfs_attr *a
 }
 
 static int
-p_opendir(struct vfs *v, const char *path, struct vfs_dir **ret)
+p_setattr(struct vfs *v, const char *path, bool follow, const struct vfs_attr *a)
+{
+	return two_passes(to_p(v), setattr_once(v, path, follow, a));
+}
+
+static int
+opendir_once(struct vfs *v, const char *path, struct vfs_dir **ret)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1179,6 +1267,12 @@ p_opendir(struct vfs *v, const char *path, struct vfs_dir **ret)
 	pd->inner = in;
 	*ret = &pd->base;
 	return 0;
+}
+
+static int
+p_opendir(struct vfs *v, const char *path, struct vfs_dir **ret)
+{
+	return two_passes(to_p(v), opendir_once(v, path, ret));
 }
 
 static int
@@ -1211,7 +1305,7 @@ entry(struct pvfs *pv, const char *path, char **ret)
 }
 
 static int
-p_mkdir(struct vfs *v, const char *path, uint32_t mode)
+mkdir_once(struct vfs *v, const char *path, uint32_t mode)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1224,7 +1318,13 @@ p_mkdir(struct vfs *v, const char *path, uint32_t mode)
 }
 
 static int
-p_rmdir(struct vfs *v, const char *path)
+p_mkdir(struct vfs *v, const char *path, uint32_t mode)
+{
+	return two_passes(to_p(v), mkdir_once(v, path, mode));
+}
+
+static int
+rmdir_once(struct vfs *v, const char *path)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1235,7 +1335,13 @@ p_rmdir(struct vfs *v, const char *path)
 }
 
 static int
-p_remove(struct vfs *v, const char *path)
+p_rmdir(struct vfs *v, const char *path)
+{
+	return two_passes(to_p(v), rmdir_once(v, path));
+}
+
+static int
+remove_once(struct vfs *v, const char *path)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1249,6 +1355,12 @@ p_remove(struct vfs *v, const char *path)
 	if (reg)
 		release(pv, size, 1);
 	return 0;
+}
+
+static int
+p_remove(struct vfs *v, const char *path)
+{
+	return two_passes(to_p(v), remove_once(v, path));
 }
 
 /* Open handles follow a rename of their file or of a directory above it, so later
@@ -1267,7 +1379,7 @@ rename_handles(struct pvfs *pv, const char *from, const char *to)
 }
 
 static int
-p_rename(struct vfs *v, const char *oldpath, const char *newpath, unsigned flags)
+rename_once(struct vfs *v, const char *oldpath, const char *newpath, unsigned flags)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *o = NULL, *n = NULL;
@@ -1296,7 +1408,13 @@ p_rename(struct vfs *v, const char *oldpath, const char *newpath, unsigned flags
 }
 
 static int
-p_link(struct vfs *v, const char *oldpath, const char *newpath)
+p_rename(struct vfs *v, const char *oldpath, const char *newpath, unsigned flags)
+{
+	return two_passes(to_p(v), rename_once(v, oldpath, newpath, flags));
+}
+
+static int
+link_once(struct vfs *v, const char *oldpath, const char *newpath)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *o = NULL, *n = NULL;
@@ -1317,7 +1435,13 @@ p_link(struct vfs *v, const char *oldpath, const char *newpath)
 }
 
 static int
-p_symlink(struct vfs *v, const char *target, const char *linkpath)
+p_link(struct vfs *v, const char *oldpath, const char *newpath)
+{
+	return two_passes(to_p(v), link_once(v, oldpath, newpath));
+}
+
+static int
+symlink_once(struct vfs *v, const char *target, const char *linkpath)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1329,7 +1453,13 @@ p_symlink(struct vfs *v, const char *target, const char *linkpath)
 }
 
 static int
-p_readlink(struct vfs *v, const char *path, char **ret)
+p_symlink(struct vfs *v, const char *target, const char *linkpath)
+{
+	return two_passes(to_p(v), symlink_once(v, target, linkpath));
+}
+
+static int
+readlink_once(struct vfs *v, const char *path, char **ret)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL, *dir = NULL;
@@ -1345,13 +1475,19 @@ p_readlink(struct vfs *v, const char *path, char **ret)
 }
 
 static int
+p_readlink(struct vfs *v, const char *path, char **ret)
+{
+	return two_passes(to_p(v), readlink_once(v, path, ret));
+}
+
+static int
 p_realpath(struct vfs *v, const char *path, char **ret)
 {
 	return vfs_realpath(to_p(v)->inner, path, ret);
 }
 
 static int
-p_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret)
+statvfs_once(struct vfs *v, const char *path, struct vfs_statvfs *ret)
 {
 	struct pvfs *pv = to_p(v);
 	_cleanup_free_ char *p = NULL;
@@ -1363,9 +1499,22 @@ p_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret)
 }
 
 static int
+p_statvfs(struct vfs *v, const char *path, struct vfs_statvfs *ret)
+{
+	return two_passes(to_p(v), statvfs_once(v, path, ret));
+}
+
+static int
 p_chdir(struct vfs *v, const char *path)
 {
-	return vfs_chdir(to_p(v)->inner, path);
+	struct pvfs *pv = to_p(v);
+	int r = vfs_chdir(pv->inner, path);
+	char *cwd;
+	if (r == 0 && pv->rules && vfs_realpath(pv->inner, ".", &cwd) == 0) {
+		free(pv->cwd);
+		pv->cwd = cwd;
+	}
+	return r;
 }
 
 static void
@@ -1376,6 +1525,7 @@ p_free(struct vfs *v)
 		(void)p_close_ex(&pv->files->base, VFS_CLOSE_ABORT, &(struct vfs_close_report){0});
 	vfs_free(pv->inner);
 	policy_state_unmap(pv->st);
+	free(pv->cwd);
 	free(pv);
 }
 
@@ -1508,6 +1658,8 @@ vfs_policy_wrap(struct vfs *inner, const struct vfs_policy_config *cfg, struct v
 	/* Canonical paths only from here on: a link swapped in after a decision fails. */
 	if (pv->rules)
 		inner->no_symlinks = true;
+	if (!pv->rules || vfs_realpath(inner, ".", &pv->cwd) < 0)
+		pv->cwd = xstrdup("/");
 	int fd = cfg->state_fd;
 	pv->cfg.state_fd = -1;
 	int r = 0;
