@@ -150,7 +150,12 @@ EOF
 			-o BatchMode=yes -o IdentitiesOnly=yes -i "$W/client_key" \
 			-c aes128-gcm@openssh.com -P "$port" -b "$2" "$1@127.0.0.1" >/dev/null
 	}
-	declare -A T
+	# Server CPU of finished sessions: the master's cutime+cstime (clock ticks) counts every
+	# monitor, network child and worker once reaped. Less sensitive to a busy machine
+	# than wall time.
+	tree_cpu() { awk '{print $16 + $17}' "/proc/$BPID/stat"; }
+	BPID=${pids[0]}
+	declare -A T C
 	failed=0
 	for r in $(seq 1 "$runs"); do
 		if ((r % 2)); then order="nopolicy policy hash"; else order="hash policy nopolicy"; fi
@@ -164,9 +169,11 @@ EOF
 				esac >"$W/batch"
 				[[ $w != put ]] || { mkdir -p "$W/$v/up"; chown 40001:40001 "$W/$v/up"; }
 				t0=$(date +%s%N)
+				c0=$(tree_cpu)
 				if run "$v" "$W/batch"; then
 					t1=$(date +%s%N)
 					T[$v-$w]+="$(((t1 - t0) / 1000)) "
+					C[$v-$w]+="$(($(tree_cpu) - c0)) "
 				else
 					echo "run $r: $v $w FAILED: $(grep -v '^berthd: \(open\|close\|transfer\|set\|sent\|Accepted\|Starting\|Close\)' "$W/berthd.log" | tail -n 2 | tr '\n' ' ')" >&2
 					failed=$((failed + 1))
@@ -194,6 +201,18 @@ EOF
 		esac
 		printf '%-26s %10.3f %10.3f %10.3f %14s %12s\n' "$name" "$(awk -v x="$a" 'BEGIN{print x/1e6}')" \
 			"$(awk -v x="$b" 'BEGIN{print x/1e6}')" "$(awk -v x="$c" 'BEGIN{print x/1e6}')" \
+			"$(ratio "$b" "$a")" "$(ratio "$c" "$a")"
+	done
+	echo
+	echo "server CPU (master, monitors, network children, workers), medians in seconds:"
+	printf '%-26s %10s %10s %10s %14s %12s\n' workload nopolicy policy hash policy/nopol hash/nopol
+	hz=$(getconf CLK_TCK)
+	for w in put get putsmall getsmall; do
+		a=$(echo ${C[nopolicy-$w]} | tr ' ' '\n' | median)
+		b=$(echo ${C[policy-$w]} | tr ' ' '\n' | median)
+		c=$(echo ${C[hash-$w]} | tr ' ' '\n' | median)
+		printf '%-26s %10.2f %10.2f %10.2f %14s %12s\n' "$w" "$(awk -v x="$a" -v h="$hz" 'BEGIN{print x/h}')" \
+			"$(awk -v x="$b" -v h="$hz" 'BEGIN{print x/h}')" "$(awk -v x="$c" -v h="$hz" 'BEGIN{print x/h}')" \
 			"$(ratio "$b" "$a")" "$(ratio "$c" "$a")"
 	done
 	[[ $failed -eq 0 ]] || echo "$failed run(s) failed and are left out of the medians"
