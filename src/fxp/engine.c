@@ -15,14 +15,10 @@
 void
 fxp_log(struct fxp_engine *e, enum log_level level, const char *fmt, ...)
 {
-	if (!e->cfg.log)
-		return;
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_to_callback(e->cfg.log, e->cfg.userdata, (int)level, fmt, ap);
 	va_end(ap);
-	e->cfg.log(e->cfg.userdata, (int)level, "%s", line);
 }
 
 static uint32_t

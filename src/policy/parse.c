@@ -305,10 +305,11 @@ free_words(char **words, int n)
 		free(words[i]);
 }
 
-static char *
-rule_text(const char *keyword, const char *value)
+static void
+set_origin(struct policy_origin *o, const char *file, unsigned line)
 {
-	return xasprintf("%s %s", keyword, value);
+	o->file = file ? xstrdup(file) : NULL;
+	o->line = line;
 }
 
 static int
@@ -338,9 +339,8 @@ set_permissions(struct policy *p, const char *kw, const char *value, const char 
 		*ret_err = "too many Permissions lines";
 		goto out;
 	}
-	rule.text = rule_text(kw, value);
-	rule.origin.file = file ? xstrdup(file) : NULL;
-	rule.origin.line = line;
+	rule.text = xasprintf("%s %s", kw, value);
+	set_origin(&rule.origin, file, line);
 	policy_put_dir_rule(p, &rule);
 	r = 0;
 out:
@@ -401,9 +401,8 @@ set_filter(struct policy *p, const char *kw, const char *value, const char *file
 		*ret_err = "too many Filter lines";
 		goto out;
 	}
-	rule.text = rule_text(kw, value);
-	rule.origin.file = file ? xstrdup(file) : NULL;
-	rule.origin.line = line;
+	rule.text = xasprintf("%s %s", kw, value);
+	set_origin(&rule.origin, file, line);
 	policy_put_filter_rule(p, &rule);
 	r = 0;
 out:
@@ -574,8 +573,7 @@ policy_set_keyword(struct policy *p, const char *keyword, const char *value, con
 		pv->v = v;
 		pv->str = str;
 		pv->text = xasprintf("%s %s", keywords[i].name, w[0]);
-		pv->origin.file = file ? xstrdup(file) : NULL;
-		pv->origin.line = line;
+		set_origin(&pv->origin, file, line);
 		free_words(w, n);
 		return 0;
 	}

@@ -96,14 +96,10 @@ to_p(struct vfs *v)
 
 static void _printf_(3, 4) plog(struct pvfs *pv, int level, const char *fmt, ...)
 {
-	if (!pv->cfg.log)
-		return;
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_to_callback(pv->cfg.log, pv->cfg.userdata, level, fmt, ap);
 	va_end(ap);
-	pv->cfg.log(pv->cfg.userdata, level, "%s", line);
 }
 
 static int
