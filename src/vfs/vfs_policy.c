@@ -1148,6 +1148,15 @@ p_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *ds
 	return 0;
 }
 
+/* Zero-copy downloads: the data goes from the inner file to the transport. Offered only
+ * without DownloadBandwidth (a splice cannot be told to wait). The download permission
+ * was decided at open. */
+static int
+p_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *ret_moved)
+{
+	return vfs_splice_to(((struct pfile *)f)->inner, off, len, out_fd, ret_moved);
+}
+
 static int
 p_hash_range(struct vfs_file *f, enum berth_hash_alg alg, uint64_t off, uint64_t len,
              uint32_t block, struct xbuf *out)
@@ -1637,6 +1646,14 @@ vfs_policy_wrap(struct vfs *inner, const struct vfs_policy_config *cfg, struct v
 	struct pvfs *pv = xcalloc(1, sizeof(*pv));
 	const struct policy *p = cfg->policy;
 	pv->base.ops = &policy_ops;
+	if (!policy_get(p, POLICY_BW_DOWNLOAD) && inner->ops->splice_to) {
+		static struct vfs_ops with_splice;
+		if (!with_splice.open) {
+			with_splice = policy_ops;
+			with_splice.splice_to = p_splice_to;
+		}
+		pv->base.ops = &with_splice;
+	}
 	pv->base.umask = inner->umask;
 	pv->inner = inner;
 	pv->cfg = *cfg;
