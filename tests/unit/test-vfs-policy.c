@@ -231,6 +231,17 @@ test_links_and_renames(void **state)
 	assert_int_equal(vfs_rename(v, "/readme", "/in/readme.csv", 0), 0);
 	assert_true(exists(fx, "in/readme.csv"));
 	assert_int_equal(vfs_rename(v, "/work/readme2", "/in/readme.csv", 0), -EACCES);
+	/* A handle follows its file: renamed into the drop box, its attributes are the drop
+	 * box's to decide. */
+	struct vfs_file *h;
+	size_t hn;
+	assert_int_equal(vfs_open(v, "/work/moving.csv", W, 0644, &h), 0);
+	assert_int_equal(vfs_pwrite(h, "x", 1, 0, &hn), 0);
+	struct vfs_attr perm = {.valid = VFS_ATTR_PERM, .mode = 0600};
+	assert_int_equal(vfs_fsetattr(h, &perm), 0);
+	assert_int_equal(vfs_rename(v, "/work/moving.csv", "/in/moving.csv", 0), 0);
+	assert_int_equal(vfs_fsetattr(h, &perm), -EACCES);
+	assert_int_equal(vfs_close(h), 0);
 	/* A link made outside the session is resolved first, then decided on where it
 	 * leads: an upload through it into the drop box is an upload into the drop box. */
 	_cleanup_free_ char *swap = jpath(fx, "work/swap");
