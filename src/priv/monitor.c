@@ -733,10 +733,13 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		                                      : "not authenticated");
 		return mon_send(m->sock, &no, 1, -1);
 	}
-	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & POLICY_PROTO_SFTP)) {
+	/* Protocols: the login needed sftp or scp; this session needs its own. */
+	uint64_t proto = scp ? POLICY_PROTO_SCP : POLICY_PROTO_SFTP;
+	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & proto)) {
 		const struct policy_value *v = &m->acct->policy->values[POLICY_PROTOCOLS];
-		log_info("refusing subsystem 'sftp' for %s from %s port %u: %s (%s:%u)", m->user,
-		         m->mc->peer_addr, m->mc->peer_port, v->text ? v->text : "Protocols",
+		log_info("refusing %s for %s from %s port %u: %s (%s:%u)",
+		         scp ? "scp" : "subsystem 'sftp'", m->user, m->mc->peer_addr,
+		         m->mc->peer_port, v->text ? v->text : "Protocols",
 		         v->origin.file ? v->origin.file : "?", v->origin.line);
 		return mon_send(m->sock, &no, 1, -1);
 	}

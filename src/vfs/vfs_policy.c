@@ -5,7 +5,7 @@
  * "Policy layer" section of docs/DESIGN.md. */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +53,7 @@ struct pfile {
 	enum pfile_kind kind;
 	char *tmpname; /* PF_NAMED: inner path of the hidden file */
 	bool may_overwrite;
+	bool created; /* this handle's open made the file (an upload of a new name) */
 	bool failed;
 	const char *fail_reason;
 	uint64_t size;
@@ -536,7 +537,7 @@ static int
 open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struct vfs_file **ret)
 {
 	struct vfs_file *in = NULL;
-	bool trunc = flags & VFS_O_TRUNC;
+	bool trunc = flags & VFS_O_TRUNC, created = false;
 	uint64_t size = 0;
 	/* A readable handle reads whatever the file holds: DOWNLOAD, new file or not. */
 	int rd = (flags & VFS_O_READ) ? decide(pv, POLICY_OP_DOWNLOAD, p, 0) : 0;
@@ -554,8 +555,10 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 				if (r < 0)
 					return r;
 				r = vfs_open(pv->inner, p, flags | VFS_O_EXCL, mode, &in);
-				if (r == 0)
+				if (r == 0) {
+					created = true;
 					goto opened;
+				}
 				release(pv, 0, 1);
 				if (r != -EEXIST || (flags & VFS_O_EXCL))
 					return r;
@@ -596,6 +599,7 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 opened:
 	wrap_file(pv, in, p, flags, true, ret);
 	struct pfile *pf = (struct pfile *)*ret;
+	pf->created = created;
 	pf->size = size;
 	pf->hash_seq = pf->hash && size == 0;
 	return 0;
@@ -728,6 +732,7 @@ open_atomic(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 	pf->kind = kind;
 	pf->tmpname = tmpname;
 	pf->may_overwrite = may_overwrite;
+	pf->created = !exists;
 	pf_volatile(pf, 0, 1);
 	if (!resumed && exists && !(flags & VFS_O_TRUNC) && ta.size) {
 		/* Writing into an existing file: start from a copy of it. */
@@ -870,6 +875,18 @@ size_change(struct pvfs *pv, const char *path, uint64_t old, uint64_t size)
 	return 0;
 }
 
+/* Mode and times through the handle that created the file belong to its upload (sftp put
+ * -p, scp -p, a drop box included): only ReadOnly and SetstatMode decide. */
+static int
+decide_created_setstat(struct pvfs *pv, const char *path)
+{
+	struct policy_verdict v;
+	int r = policy_decide(pv->pol, POLICY_OP_SETSTAT, path, 0, &v);
+	if (r < 0 && v.n > 0 && v.steps[v.n - 1].kind == POLICY_RULE_PERMISSIONS)
+		return 0; /* refused only by a directory rule: the upload was allowed */
+	return r < 0 ? refuse(pv, path, &v) : r;
+}
+
 static int
 p_fsetattr(struct vfs_file *f, const struct vfs_attr *a)
 {
@@ -878,7 +895,9 @@ p_fsetattr(struct vfs_file *f, const struct vfs_attr *a)
 	struct vfs_attr rest = *a;
 	int r;
 	if (a->valid & VFS_ATTR_SIZE) {
-		if ((r = decide(pv, POLICY_OP_OVERWRITE, pf->path, 0)) < 0)
+		/* Sizing a file this handle created is part of uploading it (scp's sink
+		 * truncates to the announced size). */
+		if (!pf->created && (r = decide(pv, POLICY_OP_OVERWRITE, pf->path, 0)) < 0)
 			return r;
 		struct vfs_attr cur;
 		uint64_t old =
@@ -907,7 +926,10 @@ p_fsetattr(struct vfs_file *f, const struct vfs_attr *a)
 	}
 	if (!rest.valid)
 		return 0;
-	r = decide(pv, POLICY_OP_SETSTAT, pf->path, 0);
+	if (pf->created)
+		r = decide_created_setstat(pv, pf->path);
+	else
+		r = decide(pv, POLICY_OP_SETSTAT, pf->path, 0);
 	if (r == POLICY_IGNORE)
 		return 0;
 	if (r < 0)
@@ -1574,7 +1596,18 @@ stale_temp(const char *name)
 	if (strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0)
 		return false;
 	long pid = strtol(name + sizeof(TMP_PREFIX) - 1, NULL, 10);
-	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	if (pid <= 0)
+		return false;
+	/* Its session process is gone (/proc, not kill(2): the worker's seccomp filter
+	 * allows opening files, not signalling). */
+	char proc[32];
+	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+	int fd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == ENOENT;
 }
 
 int

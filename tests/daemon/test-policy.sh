@@ -115,6 +115,17 @@ wait_log 'policy: "/in": denied list by Permissions /in upload-only at [^ ]*acco
 	fail "no refusal line naming the rule"
 ok "refusals are logged with the rule and its file:line"
 
+# ---- the same rules for legacy scp (one policy layer below both engines) ----
+scp -O -q "${SSH_COMMON[@]}" -o IdentitiesOnly=yes -i "$T/client_key" -P "$PORT" \
+	"$T/up.csv" "partner@127.0.0.1:/in/scp.csv" || fail "scp -O upload into the drop box"
+cmp -s "$T/up.csv" "$(root_of partner)/in/scp.csv" || fail "scp -O drop box content"
+if scp -O -q "${SSH_COMMON[@]}" -o IdentitiesOnly=yes -i "$T/client_key" -P "$PORT" \
+	"partner@127.0.0.1:/in/secret.csv" "$T/scp-back" 2>/dev/null; then
+	fail "scp -O read back from the drop box"
+fi
+[[ ! -s $T/scp-back ]] || fail "scp -O got data out of the drop box"
+ok "scp -O: the drop box takes a file and does not give one back"
+
 # ---- every request and extension through paramiko ----
 pol partner "$(root_of partner)" >"$T/p.out" 2>&1 || { cat "$T/p.out"; fail "paramiko partner scenario"; }
 ok "paramiko: $(grep -c '^ok - ' "$T/p.out") checks on open flags, core requests, posix-rename, hardlink, copy-data, lsetstat, fsetstat, check-file, links and renames"

@@ -188,6 +188,16 @@ test_drop_box(void **state)
 	struct vfs_attr trunc = {.valid = VFS_ATTR_SIZE, .size = 0};
 	assert_int_equal(vfs_setattr(v, "/in/secret.csv", true, &trunc), -EACCES);
 	assert_true(exists(fx, "in/secret.csv"));
+	/* The handle that created a file may size it and set its mode and times (scp's
+	 * sink, sftp put -p): that is part of the upload. */
+	size_t n;
+	assert_int_equal(vfs_open(v, "/in/scp.csv", VFS_O_WRITE | VFS_O_CREAT, 0644, &f), 0);
+	assert_int_equal(vfs_pwrite(f, "abc", 3, 0, &n), 0);
+	struct vfs_attr sz = {.valid = VFS_ATTR_SIZE, .size = 3};
+	assert_int_equal(vfs_fsetattr(f, &sz), 0);
+	assert_int_equal(vfs_fsetattr(f, &mode), 0);
+	assert_int_equal(vfs_close(f), 0);
+	assert_int_equal(vfs_open(v, "/in/scp.csv", VFS_O_WRITE, 0644, &f), -EACCES);
 	/* The drop box itself is an entry of "/": it can be listed from there. */
 	assert_int_equal(vfs_stat(v, "/in", true, &a), 0);
 
@@ -231,12 +241,13 @@ test_links_and_renames(void **state)
 	assert_int_equal(vfs_rename(v, "/readme", "/in/readme.csv", 0), 0);
 	assert_true(exists(fx, "in/readme.csv"));
 	assert_int_equal(vfs_rename(v, "/work/readme2", "/in/readme.csv", 0), -EACCES);
-	/* A handle follows its file: renamed into the drop box, its attributes are the drop
-	 * box's to decide. */
+	/* A handle follows its file: renamed into the drop box, the attributes of a file it
+	 * did not create are the drop box's to decide. */
 	struct vfs_file *h;
 	size_t hn;
-	assert_int_equal(vfs_open(v, "/work/moving.csv", W, 0644, &h), 0);
-	assert_int_equal(vfs_pwrite(h, "x", 1, 0, &hn), 0);
+	assert_int_equal(write_all(v, "/work/moving.csv", W, "x"), 0);
+	assert_int_equal(vfs_open(v, "/work/moving.csv", VFS_O_WRITE, 0644, &h), 0);
+	assert_int_equal(vfs_pwrite(h, "y", 1, 0, &hn), 0);
 	struct vfs_attr perm = {.valid = VFS_ATTR_PERM, .mode = 0600};
 	assert_int_equal(vfs_fsetattr(h, &perm), 0);
 	assert_int_equal(vfs_rename(v, "/work/moving.csv", "/in/moving.csv", 0), 0);
