@@ -16,6 +16,7 @@
 #include "berth/conf.h"
 
 struct authkeys_list;
+struct policy;
 
 /* Positive, documented conditions. */
 enum {
@@ -45,7 +46,8 @@ enum berth_account_kind {
  * @home: system: passwd home directory; virtual: same as @root.
  * @root: absolute jail root directory (tokens already expanded).
  * @start_dir: absolute path INSIDE the jail where the session starts ("/" default).
- * @read_only: refuse all writing requests.
+ * @read_only: refuse all writing requests (the account's ReadOnly or the global one;
+ *             also recorded, with its origin, in @policy).
  * @enabled: false = login refused (BERTH_ACCOUNT_E_DISABLED).
  * @has_methods: @methods overrides the global AuthenticationMethods.
  * @methods: per-account AuthenticationMethods.
@@ -60,6 +62,9 @@ enum berth_account_kind {
  * @inline_keys: authorized_keys lines given inline (AuthorizedKey).
  * @n_inline_keys: count.
  * @source: "file:line" of the Account stanza (virtual) or "nss".
+ * @policy: the compiled policy (berth/policy.h): Defaults, inherited Groups and the
+ *          account's own lines merged, plus the global ReadOnly. System accounts get
+ *          the policy keywords of Defaults. Never NULL for a looked-up account.
  */
 struct berth_account {
 	char *name;
@@ -82,6 +87,7 @@ struct berth_account {
 	char **inline_keys;
 	size_t n_inline_keys;
 	char *source;
+	struct policy *policy;
 };
 
 /**
@@ -141,6 +147,15 @@ struct berth_accounts *berth_accounts_free(struct berth_accounts *db);
  * Return: count.
  */
 size_t berth_accounts_count(const struct berth_accounts *db);
+
+/**
+ * berth_accounts_defaults_policy() - the policy keywords of the Defaults stanza (what
+ * system accounts get).
+ * @db: database.
+ *
+ * Return: borrowed from @db, never NULL.
+ */
+const struct policy *berth_accounts_defaults_policy(const struct berth_accounts *db);
 
 /**
  * berth_accounts_check() - semantic checks for `berthd -t`: every Root exists and is a

@@ -52,6 +52,10 @@ int xbuf_consume(struct xbuf *b, size_t n);
  * The child is valid until @b is next mutated. */
 int xbuf_take_view(struct xbuf *b, size_t n, struct xbuf *ret_child);
 
+/* Read-only child view of @n unread bytes starting @off bytes in, consuming nothing
+ * (the caller consumes once done). Valid until @b is next mutated. -EBADMSG if short. */
+int xbuf_peek_view(const struct xbuf *b, size_t off, size_t n, struct xbuf *ret_child);
+
 /* Typed big-endian getters: 0, or -EBADMSG on short data (nothing consumed then). */
 int xbuf_get_u8(struct xbuf *b, uint8_t *ret);
 int xbuf_get_u32(struct xbuf *b, uint32_t *ret);

@@ -264,6 +264,7 @@ struct berth_config {
 	struct berth_conf_origin origin_state_directory;
 	struct berth_conf_origin origin_auth_methods;
 	struct berth_conf_origin origin_system_root;
+	struct berth_conf_origin origin_read_only;
 };
 
 /**

@@ -117,6 +117,9 @@ enum fxp_req {
 	FXP_REQ_COPY_DATA,
 	FXP_REQ_HOME_DIRECTORY,
 	FXP_REQ_USERS_GROUPS_BY_ID,
+	/* berth's own, offered when configured (not in -Q output) */
+	FXP_REQ_CHECK_FILE_HANDLE,
+	FXP_REQ_CHECK_FILE_NAME,
 	FXP_REQ_COUNT,
 };
 
@@ -124,3 +127,6 @@ enum fxp_req {
 uint32_t fxp_status_from_errno(int err);
 /* Default status text ("Success", "No such file", ...). */
 const char *fxp_status_message(uint32_t status);
+/* Status text for an errno: a few errnos have their own ("Quota exceeded"), the others
+ * the text of their status. */
+const char *fxp_errno_message(int err);

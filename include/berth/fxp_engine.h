@@ -33,7 +33,10 @@ struct fxp_transfer {
 	const char *path;
 	uint64_t bytes_read, bytes_written;
 	double seconds;
-	bool completed; /* closed by the client (true) or forced at session end (false) */
+	bool completed;     /* closed by the client (true) or forced at session end (false) */
+	const char *sha256; /* hex SHA-256 of the file's content after an upload, or NULL */
+	bool published;     /* the content is under its name (false: atomic upload dropped) */
+	const char *reason; /* why not published, or NULL */
 };
 
 struct fxp_engine_config {
@@ -47,6 +50,7 @@ struct fxp_engine_config {
 	const char *peer;     /* client address for log lines, e.g. "192.0.2.1" or "UNKNOWN" */
 	uint32_t max_handles; /* 0 = default (RLIMIT_NOFILE - 5, capped) */
 	bool numeric_ids;     /* longname shows numeric uid/gid (no NSS inside jails) */
+	bool check_file;      /* also offer check-file-handle/-name (berth; not in -Q output) */
 	/* Log sink for transaction lines (OpenSSH wording). level is enum log_level. */
 	void (*log)(void *userdata, int level, const char *fmt, ...)
 	        __attribute__((format(printf, 3, 4)));
@@ -75,6 +79,10 @@ void fxp_engine_feed_commit(struct fxp_engine *e, size_t reserved, size_t used);
 int fxp_engine_process(struct fxp_engine *e);
 /* True when complete frames are still queued (processing paused for output room). */
 bool fxp_engine_has_pending(const struct fxp_engine *e);
+/* A request waits for bandwidth (the VFS answered -EAGAIN with a retry time): the
+ * CLOCK_MONOTONIC nanoseconds at which fxp_engine_process() should be called again, or 0.
+ * The engine never sleeps; its transport polls with a timeout until then. */
+uint64_t fxp_engine_wait_until(const struct fxp_engine *e);
 /* Bytes queued for the peer (those before the first file segment, see below); valid
  * until the next engine call. */
 const uint8_t *fxp_engine_output(const struct fxp_engine *e, size_t *ret_len);

@@ -45,6 +45,12 @@ void log_vmsg(enum log_level l, const char *fmt, va_list ap) __attribute__((form
  * fxp_engine_config.log): @level is an enum log_level, @userdata is ignored. */
 void log_callback(void *userdata, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* For library modules that report through a log callback (engines, the policy layer):
+ * format the line and hand it to @cb (if set) as one "%s" argument. Does not log itself. */
+typedef void (*log_callback_fn)(void *userdata, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+void log_to_callback(log_callback_fn cb, void *userdata, int level, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 /* Log at FATAL and exit(@code). */
 void log_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

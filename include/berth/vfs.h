@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "berth/hash.h"
+
+struct xbuf;
+
 struct vfs;
 struct vfs_file;
 struct vfs_dir;
@@ -53,6 +57,21 @@ enum {
 /* Flags for vfs_rename(). */
 enum {
 	VFS_RENAME_NOREPLACE = 0x1, /* fail with -EEXIST if the target exists */
+};
+
+/* Flags for vfs_close_ex(). */
+enum {
+	VFS_CLOSE_ABORT = 0x1, /* the transfer ended without the client's close (session end) */
+};
+
+/* What happened to a file at close, for the transfer log (filled by layers that know;
+ * zeroed otherwise). */
+struct vfs_close_report {
+	bool upload;      /* the handle was opened to write */
+	bool have_sha256; /* @sha256 holds the digest of the file's content */
+	char sha256[65];  /* lower-case hex */
+	bool published;   /* the content is under its name (always, unless atomic) */
+	char reason[192]; /* why it was not published, or "" */
 };
 
 struct vfs_ops {
@@ -100,11 +119,30 @@ struct vfs_ops {
 	 * callers copy (vfs_pread() + write()). */
 	int (*splice_to)(struct vfs_file *f, uint64_t off, size_t len, int out_fd,
 	                 size_t *ret_moved);
+
+	/* Optional operations (NULL = not supported, the dispatcher says so). */
+	/* Close with a report; NULL: vfs_close_ex() calls close and zeroes the report. */
+	int (*close_ex)(struct vfs_file *f, unsigned flags, struct vfs_close_report *ret);
+	/* An unnamed file in directory @dirpath (O_TMPFILE), open for reading and
+	 * writing; -EOPNOTSUPP where the file system cannot. */
+	int (*tmpfile)(struct vfs *v, const char *dirpath, uint32_t mode, struct vfs_file **ret);
+	/* Give an open file (e.g. from tmpfile) the name @newpath (never replaces). */
+	int (*linkfile)(struct vfs_file *f, const char *newpath);
+	/* Digest(s) of a byte range; NULL: vfs_hash_range() reads with pread. */
+	int (*hash_range)(struct vfs_file *f, enum berth_hash_alg alg, uint64_t off, uint64_t len,
+	                  uint32_t block, struct xbuf *out);
+	/* After -EAGAIN from pread/pwrite (bandwidth limit): CLOCK_MONOTONIC nanoseconds
+	 * at which to retry. */
+	int (*retry_at)(struct vfs *v, uint64_t *ret_ns);
 };
 
 struct vfs {
 	const struct vfs_ops *ops;
 	mode_t umask; /* applied to creation modes on top of the process umask */
+	/* Refuse symbolic links anywhere in paths (RESOLVE_NO_SYMLINKS), except in realpath
+	 * and chdir. Set by a layer that hands the backend only canonical paths, so that a
+	 * link swapped in after its decision fails instead of leading elsewhere. */
+	bool no_symlinks;
 };
 
 struct vfs_file {
@@ -145,6 +183,24 @@ void vfs_free(struct vfs *v);
 /* -EOPNOTSUPP when the backend cannot move data itself (see struct vfs_ops). */
 int vfs_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *ret_moved);
 bool vfs_can_splice(const struct vfs_file *f);
+int vfs_close_ex(struct vfs_file *f, unsigned flags, struct vfs_close_report *ret);
+int vfs_tmpfile(struct vfs *v, const char *dirpath, uint32_t mode, struct vfs_file **ret);
+int vfs_linkfile(struct vfs_file *f, const char *newpath);
+int vfs_retry_at(struct vfs *v, uint64_t *ret_ns);
+
+/* Largest reply vfs_hash_range() produces (hash count * length), so a caller can refuse
+ * a request before reading anything. */
+#define VFS_HASH_RANGE_MAX (240 * 1024)
+/**
+ * vfs_hash_range() - digest of @len bytes from @off (0 = to end of file) of @f, appended
+ * to @out: one digest, or one per @block bytes (block >= 256). The protocol-neutral
+ * helper behind SFTP check-file and FTP HASH/XSHA256.
+ *
+ * Return: 0; -EINVAL (block below 256, offset past the end); -EFBIG (more than
+ * VFS_HASH_RANGE_MAX bytes of digests); -ENOBUFS (@out full); or -errno from reading.
+ */
+int vfs_hash_range(struct vfs_file *f, enum berth_hash_alg alg, uint64_t off, uint64_t len,
+                   uint32_t block, struct xbuf *out);
 
 /* POSIX backend. @root is the directory that becomes "/" for the client (use "/" for no
  * jail); it is opened once and every later lookup is resolved beneath it by the kernel

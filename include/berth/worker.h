@@ -18,6 +18,8 @@ struct worker_params {
 	const char *peer_addr;
 	unsigned peer_port;
 	const char *scp_command; /* legacy scp session (exec command line); NULL = sftp */
+	int policy_fd; /* the account's encoded policy (policy_encode()), read by the worker */
+	int state_fd;  /* the account's shared state file (policy_state_open()) or -1 */
 };
 
 #define WORKER_ARGV_MARK "--internal-worker"

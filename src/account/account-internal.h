@@ -16,6 +16,7 @@ struct berth_accounts {
 	size_t n;
 	char *file;
 	char *dummy_hash; /* crypt setting for unknown users: the first account's hash */
+	struct policy *defaults_policy; /* policy keywords of Defaults (system accounts) */
 };
 
 bool password_hash_supported(const char *hash);

@@ -8,6 +8,7 @@
 #include "berth/authkeys.h"
 #include "berth/common.h"
 #include "berth/conf.h"
+#include "berth/policy.h"
 #include "berth/xmem.h"
 #include "account-internal.h"
 
@@ -45,6 +46,7 @@ account_deinit(struct berth_account *a)
 	strv_free(a->authorized_keys_files, a->n_authorized_keys_files);
 	strv_free(a->inline_keys, a->n_inline_keys);
 	free(a->source);
+	policy_free(a->policy);
 	*a = (struct berth_account){0};
 }
 
@@ -74,6 +76,7 @@ account_dup(const struct berth_account *a)
 	c->authorized_keys_files = strv_dup(a->authorized_keys_files, a->n_authorized_keys_files);
 	c->inline_keys = strv_dup(a->inline_keys, a->n_inline_keys);
 	c->source = a->source ? xstrdup(a->source) : NULL;
+	c->policy = a->policy ? policy_dup(a->policy) : policy_new();
 	return c;
 }
 
@@ -111,8 +114,20 @@ finish_methods(const struct berth_config *cfg, struct berth_account *a)
 	a->allowed_methods = m;
 }
 
+/* The global ReadOnly, recorded in the policy with where it was set. */
+static void
+apply_global_read_only(const struct berth_config *cfg, struct berth_account *a)
+{
+	if (!cfg->read_only)
+		return;
+	a->read_only = true;
+	policy_set_read_only(a->policy, "ReadOnly yes (berthd.conf)", cfg->origin_read_only.file,
+	                     cfg->origin_read_only.line);
+}
+
 static int
-lookup_system(const struct berth_config *cfg, const char *name, struct berth_account **ret)
+lookup_system(const struct berth_config *cfg, const struct berth_accounts *db, const char *name,
+              struct berth_account **ret)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_free_ gid_t *groups = NULL;
@@ -170,7 +185,9 @@ lookup_system(const struct berth_config *cfg, const char *name, struct berth_acc
 		a->start_dir = xstrdup(a->home + rl);
 	else
 		a->start_dir = xstrdup("/");
-	a->read_only = cfg->read_only;
+	a->policy = db && db->defaults_policy ? policy_dup(db->defaults_policy) : policy_new();
+	a->read_only = policy_get(a->policy, POLICY_READ_ONLY) != 0;
+	apply_global_read_only(cfg, a);
 	a->enabled = true;
 	a->authorized_keys_files = xcalloc(
 	        cfg->n_authorized_keys_files ? cfg->n_authorized_keys_files : 1, sizeof(char *));
@@ -196,7 +213,7 @@ berth_account_lookup(const struct berth_config *cfg, const struct berth_accounts
 	for (size_t i = 0; db && i < db->n; i++) {
 		if (strcmp(db->v[i].a.name, name) == 0) {
 			struct berth_account *a = account_dup(&db->v[i].a);
-			a->read_only = a->read_only || cfg->read_only;
+			apply_global_read_only(cfg, a);
 			finish_methods(cfg, a);
 			*ret = a;
 			return 0;
@@ -204,7 +221,7 @@ berth_account_lookup(const struct berth_config *cfg, const struct berth_accounts
 	}
 	if (!cfg->system_accounts)
 		return BERTH_ACCOUNT_E_NOTFOUND;
-	return lookup_system(cfg, name, ret);
+	return lookup_system(cfg, db, name, ret);
 }
 
 /* "user" or "user@addr-pattern". */

@@ -9,10 +9,11 @@
 #include <sys/stat.h>
 
 #include "berth/account.h"
-#include "berth/file.h"
 #include "berth/authkeys.h"
 #include "berth/common.h"
 #include "berth/conf.h"
+#include "berth/file.h"
+#include "berth/policy.h"
 #include "berth/xmem.h"
 #include "account-internal.h"
 
@@ -20,10 +21,26 @@
 #define ACCOUNTS_MAX_LINE  16384
 #define ACCOUNTS_MAX_COUNT 100000
 #define GROUPS_MAX         64
+#define KEY_FILES_MAX      16
+#define INHERIT_MAX        64
+#define VGROUPS_MAX        4096
+
+/* Which template fields a stanza set, so Defaults, inherited Groups and the account's
+ * own lines merge in that order whatever the line order inside a stanza. */
+enum {
+	T_UID = 1u << 0,
+	T_GID = 1u << 1,
+	T_GROUPS = 1u << 2,
+	T_ROOT = 1u << 3,
+	T_START_DIR = 1u << 4,
+	T_ENABLED = 1u << 5,
+	T_METHODS = 1u << 6,
+	T_KEYS_RESET = 1u << 7, /* AuthorizedKeysFile none: drop inherited files */
+};
 
 struct template
 {
-	bool have_uid, have_gid;
+	uint32_t set;
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[GROUPS_MAX];
@@ -31,12 +48,18 @@ struct template
 	char *root; /* may contain %u */
 	unsigned root_line;
 	char *start_dir;
-	bool read_only;
 	bool enabled;
-	bool has_methods;
 	struct berth_auth_policy methods;
-	char **key_files; /* may contain %u */
+	char **key_files; /* may contain %u; appended across layers */
 	size_t n_key_files;
+	struct policy *pol; /* policy keywords (berth/policy.h) */
+};
+
+/* A Group stanza, already flattened with the groups it inherits. */
+struct vgroup {
+	char *name;
+	unsigned line;
+	struct template t;
 };
 
 struct vparse {
@@ -46,10 +69,16 @@ struct vparse {
 	bool failed;
 	struct berth_accounts *db;
 	struct template defaults;
+	struct vgroup *groups;
+	size_t n_groups;
 	/* the stanza being built */
-	enum { IN_NONE, IN_DEFAULTS, IN_ACCOUNT, IN_BAD_ACCOUNT } state;
+	enum { IN_NONE, IN_DEFAULTS, IN_ACCOUNT, IN_GROUP, IN_BAD_ACCOUNT } state;
 	struct template cur;
 	struct vaccount acct;
+	char *group_name;
+	unsigned group_line;
+	size_t inherit[INHERIT_MAX]; /* indices into groups, in order */
+	size_t n_inherit;
 };
 
 static void _printf_(2, 3) verr(struct vparse *vp, const char *fmt, ...)
@@ -63,6 +92,12 @@ static void _printf_(2, 3) verr(struct vparse *vp, const char *fmt, ...)
 }
 
 static void
+template_init(struct template *t)
+{
+	*t = (struct template){.enabled = true, .pol = policy_new()};
+}
+
+static void
 template_free(struct template *t)
 {
 	free(t->root);
@@ -70,18 +105,48 @@ template_free(struct template *t)
 	for (size_t i = 0; i < t->n_key_files; i++)
 		free(t->key_files[i]);
 	free(t->key_files);
+	policy_free(t->pol);
 	*t = (struct template){0};
 }
 
+/* @src's settings override @dst's (key files append unless @src reset them). */
 static void
-template_copy(struct template *dst, const struct template *src)
+template_merge(struct template *dst, const struct template *src)
 {
-	*dst = *src;
-	dst->root = src->root ? xstrdup(src->root) : NULL;
-	dst->start_dir = src->start_dir ? xstrdup(src->start_dir) : NULL;
-	dst->key_files = src->n_key_files ? xcalloc(src->n_key_files, sizeof(char *)) : NULL;
-	for (size_t i = 0; i < src->n_key_files; i++)
-		dst->key_files[i] = xstrdup(src->key_files[i]);
+	uint32_t s = src->set;
+	if (s & T_UID)
+		dst->uid = src->uid;
+	if (s & T_GID)
+		dst->gid = src->gid;
+	if (s & T_GROUPS) {
+		memcpy(dst->groups, src->groups, sizeof(dst->groups));
+		dst->n_groups = src->n_groups;
+	}
+	if (s & T_ROOT) {
+		free(dst->root);
+		dst->root = xstrdup(src->root);
+		dst->root_line = src->root_line;
+	}
+	if (s & T_START_DIR) {
+		free(dst->start_dir);
+		dst->start_dir = xstrdup(src->start_dir);
+	}
+	if (s & T_ENABLED)
+		dst->enabled = src->enabled;
+	if (s & T_METHODS)
+		dst->methods = src->methods;
+	if (s & T_KEYS_RESET) {
+		for (size_t i = 0; i < dst->n_key_files; i++)
+			free(dst->key_files[i]);
+		dst->n_key_files = 0;
+	}
+	for (size_t i = 0; i < src->n_key_files && dst->n_key_files < KEY_FILES_MAX; i++) {
+		dst->key_files =
+		        xreallocarray(dst->key_files, dst->n_key_files + 1, sizeof(char *));
+		dst->key_files[dst->n_key_files++] = xstrdup(src->key_files[i]);
+	}
+	policy_merge(dst->pol, src->pol);
+	dst->set |= s;
 }
 
 bool
@@ -192,7 +257,60 @@ path_has_dotdot(const char *p)
 	return false;
 }
 
-/* Apply one setting to template @t (Defaults or the current account). */
+/* The value of a multi-word keyword without its trailing comment: a '#' outside double
+ * quotes that starts the line or follows a blank. Caller frees. */
+static char *
+strip_comment(const char *rest)
+{
+	char *v = xstrdup(rest);
+	bool quoted = false;
+	for (char *p = v; *p; p++) {
+		if (*p == '\\' && quoted && p[1]) {
+			p++;
+		} else if (*p == '"') {
+			quoted = !quoted;
+		} else if (*p == '#' && !quoted && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	size_t l = strlen(v);
+	while (l && (v[l - 1] == ' ' || v[l - 1] == '\t'))
+		v[--l] = '\0';
+	return v;
+}
+
+/* Inherit group[,group...]: groups must be defined earlier in the file. */
+static void
+apply_inherit(struct vparse *vp, const char *rest)
+{
+	_cleanup_free_ char *v = strip_comment(rest);
+	if (!v[0]) {
+		verr(vp, "Inherit: missing group name");
+		return;
+	}
+	for (char *save = NULL, *g = strtok_r(v, ", \t", &save); g;
+	     g = strtok_r(NULL, ", \t", &save)) {
+		size_t i;
+		for (i = 0; i < vp->n_groups; i++)
+			if (strcmp(vp->groups[i].name, g) == 0)
+				break;
+		if (i == vp->n_groups) {
+			verr(vp,
+			     "Inherit: unknown group \"%.64s\" (a Group must be defined before it "
+			     "is used)",
+			     g);
+			continue;
+		}
+		if (vp->n_inherit >= INHERIT_MAX) {
+			verr(vp, "Inherit: more than %d groups", INHERIT_MAX);
+			return;
+		}
+		vp->inherit[vp->n_inherit++] = i;
+	}
+}
+
+/* Apply one setting to template @t (Defaults, a Group or the current account). */
 static void
 apply_setting(struct vparse *vp, struct template *t, const char *kw, const char *rest)
 {
@@ -203,20 +321,28 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 		verr(vp, "AuthorizedKey is only valid inside an Account stanza");
 		return;
 	}
+	if (strcasecmp(kw, "Inherit") == 0) {
+		if (vp->state == IN_DEFAULTS)
+			verr(vp, "Inherit is not allowed in Defaults");
+		else
+			apply_inherit(vp, rest);
+		return;
+	}
+	if (policy_is_keyword(kw)) {
+		_cleanup_free_ char *val = strip_comment(rest);
+		const char *err = NULL;
+		if (policy_set_keyword(t->pol, kw, val, vp->file, vp->line, &err) < 0)
+			verr(vp, "%s: %s", kw, err ? err : "invalid value");
+		return;
+	}
 	if (strcasecmp(kw, "AuthenticationMethods") == 0) {
 		const char *err = "invalid value";
-		_cleanup_free_ char *val = xstrdup(rest);
-		char *hash = strchr(val, '#');
-		if (hash)
-			*hash = '\0';
-		size_t l = strlen(val);
-		while (l && (val[l - 1] == ' ' || val[l - 1] == '\t'))
-			val[--l] = '\0';
+		_cleanup_free_ char *val = strip_comment(rest);
 		if (berth_auth_policy_parse(val, &t->methods, &err) < 0) {
 			verr(vp, "AuthenticationMethods: %s", err);
 			return;
 		}
-		t->has_methods = true;
+		t->set |= T_METHODS;
 		return;
 	}
 	if (single_value(vp, kw, rest, &v) < 0)
@@ -233,13 +359,14 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 		}
 		if (tolower((unsigned char)kw[0]) == 'u') {
 			t->uid = id;
-			t->have_uid = true;
+			t->set |= T_UID;
 		} else {
 			t->gid = id;
-			t->have_gid = true;
+			t->set |= T_GID;
 		}
 	} else if (strcasecmp(kw, "Groups") == 0) {
 		t->n_groups = 0;
+		t->set |= T_GROUPS;
 		if (strcasecmp(v, "none") == 0)
 			return;
 		for (char *save = NULL, *g = strtok_r(v, ",", &save); g;
@@ -263,6 +390,7 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 		free(t->root);
 		t->root = ptr_steal(&v);
 		t->root_line = vp->line;
+		t->set |= T_ROOT;
 	} else if (strcasecmp(kw, "StartDirectory") == 0) {
 		if (v[0] != '/' || path_has_dotdot(v)) {
 			verr(vp,
@@ -273,27 +401,30 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 		}
 		free(t->start_dir);
 		t->start_dir = ptr_steal(&v);
-	} else if (strcasecmp(kw, "ReadOnly") == 0) {
-		(void)parse_yesno(vp, kw, v, &t->read_only);
+		t->set |= T_START_DIR;
 	} else if (strcasecmp(kw, "Enabled") == 0) {
-		(void)parse_yesno(vp, kw, v, &t->enabled);
+		if (parse_yesno(vp, kw, v, &t->enabled) == 0)
+			t->set |= T_ENABLED;
 	} else if (strcasecmp(kw, "Disabled") == 0) {
 		bool d;
-		if (parse_yesno(vp, kw, v, &d) == 0)
+		if (parse_yesno(vp, kw, v, &d) == 0) {
 			t->enabled = !d;
+			t->set |= T_ENABLED;
+		}
 	} else if (strcasecmp(kw, "AuthorizedKeysFile") == 0) {
 		if (strcasecmp(v, "none") == 0) {
 			for (size_t i = 0; i < t->n_key_files; i++)
 				free(t->key_files[i]);
 			t->n_key_files = 0;
+			t->set |= T_KEYS_RESET;
 			return;
 		}
 		if (v[0] != '/') {
 			verr(vp, "AuthorizedKeysFile: \"%s\" must be an absolute path", v);
 			return;
 		}
-		if (t->n_key_files >= 16) {
-			verr(vp, "AuthorizedKeysFile: too many files (max 16)");
+		if (t->n_key_files >= KEY_FILES_MAX) {
+			verr(vp, "AuthorizedKeysFile: too many files (max %d)", KEY_FILES_MAX);
 			return;
 		}
 		t->key_files = xreallocarray(t->key_files, t->n_key_files + 1, sizeof(char *));
@@ -303,45 +434,83 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 	}
 }
 
+/* Defaults, then the inherited groups in order, then the stanza's own lines. */
 static void
-finish_account(struct vparse *vp)
+effective_template(struct vparse *vp, const struct template *base, struct template *ret)
+{
+	template_init(ret);
+	if (base)
+		template_merge(ret, base);
+	for (size_t i = 0; i < vp->n_inherit; i++)
+		template_merge(ret, &vp->groups[vp->inherit[i]].t);
+	template_merge(ret, &vp->cur);
+}
+
+static void
+finish_group(struct vparse *vp)
+{
+	if (vp->n_groups >= VGROUPS_MAX) {
+		unsigned saved = vp->line;
+		vp->line = vp->group_line;
+		verr(vp, "too many groups (max %d)", VGROUPS_MAX);
+		vp->line = saved;
+		free(vp->group_name);
+		vp->group_name = NULL;
+		return;
+	}
+	vp->groups = xreallocarray(vp->groups, vp->n_groups + 1, sizeof(*vp->groups));
+	struct vgroup *g = &vp->groups[vp->n_groups++];
+	g->name = ptr_steal(&vp->group_name);
+	g->line = vp->group_line;
+	effective_template(vp, NULL, &g->t);
+}
+
+static void
+finish_stanza(struct vparse *vp)
 {
 	struct vaccount *va = &vp->acct;
-	struct template *t = &vp->cur;
+	struct template eff = {0};
 	struct berth_account *a = &va->a;
 	unsigned saved = vp->line;
 
-	if (vp->state != IN_ACCOUNT)
-		goto out;
-	vp->line = va->line;
-	if (!t->have_uid || !t->have_gid) {
-		verr(vp, "Account %s: Uid and Gid are required (here or in Defaults)", a->name);
+	if (vp->state == IN_GROUP) {
+		finish_group(vp);
 		goto out;
 	}
-	if (!t->root) {
-		verr(vp, "Account %s: Root is required (here or in Defaults)", a->name);
+	if (vp->state != IN_ACCOUNT)
+		goto out;
+	effective_template(vp, &vp->defaults, &eff);
+	vp->line = va->line;
+	if (!(eff.set & T_UID) || !(eff.set & T_GID)) {
+		verr(vp, "Account %s: Uid and Gid are required (here, in a Group or in Defaults)",
+		     a->name);
+		goto out;
+	}
+	if (!eff.root) {
+		verr(vp, "Account %s: Root is required (here, in a Group or in Defaults)", a->name);
 		goto out;
 	}
 	a->kind = BERTH_ACCOUNT_VIRTUAL;
-	a->uid = t->uid;
-	a->gid = t->gid;
-	a->n_groups = t->n_groups;
-	a->groups = xcalloc(t->n_groups ? t->n_groups : 1, sizeof(gid_t));
-	memcpy(a->groups, t->groups, t->n_groups * sizeof(gid_t));
-	a->root = berth_config_expand_tokens(t->root, a->name, NULL);
+	a->uid = eff.uid;
+	a->gid = eff.gid;
+	a->n_groups = eff.n_groups;
+	a->groups = xcalloc(eff.n_groups ? eff.n_groups : 1, sizeof(gid_t));
+	memcpy(a->groups, eff.groups, eff.n_groups * sizeof(gid_t));
+	a->root = berth_config_expand_tokens(eff.root, a->name, NULL);
 	a->home = xstrdup(a->root);
-	a->start_dir = xstrdup(t->start_dir ? t->start_dir : "/");
-	a->read_only = t->read_only;
-	a->enabled = t->enabled;
-	a->has_methods = t->has_methods;
-	a->methods = t->methods;
-	a->authorized_keys_files = xcalloc(t->n_key_files ? t->n_key_files : 1, sizeof(char *));
-	for (size_t i = 0; i < t->n_key_files; i++)
+	a->start_dir = xstrdup(eff.start_dir ? eff.start_dir : "/");
+	a->read_only = policy_get(eff.pol, POLICY_READ_ONLY) != 0;
+	a->enabled = eff.enabled;
+	a->has_methods = (eff.set & T_METHODS) != 0;
+	a->methods = eff.methods;
+	a->authorized_keys_files = xcalloc(eff.n_key_files ? eff.n_key_files : 1, sizeof(char *));
+	for (size_t i = 0; i < eff.n_key_files; i++)
 		a->authorized_keys_files[i] =
-		        berth_config_expand_tokens(t->key_files[i], a->name, a->root);
-	a->n_authorized_keys_files = t->n_key_files;
+		        berth_config_expand_tokens(eff.key_files[i], a->name, a->root);
+	a->n_authorized_keys_files = eff.n_key_files;
+	a->policy = ptr_steal(&eff.pol);
 	a->source = xasprintf("%s:%u", vp->file, va->line);
-	va->root_line = t->root_line;
+	va->root_line = eff.root_line;
 	if (vp->db->n >= ACCOUNTS_MAX_COUNT) {
 		verr(vp, "too many accounts (max %d)", ACCOUNTS_MAX_COUNT);
 		goto out;
@@ -352,14 +521,31 @@ finish_account(struct vparse *vp)
 out:
 	account_deinit(&va->a);
 	*va = (struct vaccount){0};
-	template_free(t);
+	template_free(&eff);
+	template_free(&vp->cur);
+	free(vp->group_name);
+	vp->group_name = NULL;
+	vp->n_inherit = 0;
 	vp->line = saved;
+}
+
+static bool
+group_name_taken(struct vparse *vp, const char *name)
+{
+	for (size_t i = 0; i < vp->n_groups; i++) {
+		if (strcmp(vp->groups[i].name, name) == 0) {
+			verr(vp, "Group %s: duplicate (first defined at line %u)", name,
+			     vp->groups[i].line);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void
 begin_stanza(struct vparse *vp, const char *kw, const char *rest)
 {
-	finish_account(vp);
+	finish_stanza(vp);
 	if (strcasecmp(kw, "Defaults") == 0) {
 		if (*rest && *rest != '#')
 			verr(vp, "Defaults takes no argument");
@@ -368,14 +554,26 @@ begin_stanza(struct vparse *vp, const char *kw, const char *rest)
 		vp->state = IN_DEFAULTS;
 		return;
 	}
+	bool group = strcasecmp(kw, "Group") == 0;
 	_cleanup_free_ char *name = NULL;
-	if (single_value(vp, "Account", rest, &name) < 0) {
+	if (single_value(vp, group ? "Group" : "Account", rest, &name) < 0) {
 		vp->state = IN_BAD_ACCOUNT;
 		return;
 	}
 	if (!berth_account_name_valid(name)) {
-		verr(vp, "Account: invalid name \"%.80s\"", name);
+		verr(vp, "%s: invalid name \"%.80s\"", group ? "Group" : "Account", name);
 		vp->state = IN_BAD_ACCOUNT;
+		return;
+	}
+	if (group) {
+		if (group_name_taken(vp, name)) {
+			vp->state = IN_BAD_ACCOUNT;
+			return;
+		}
+		vp->state = IN_GROUP;
+		template_init(&vp->cur);
+		vp->group_name = ptr_steal(&name);
+		vp->group_line = vp->line;
 		return;
 	}
 	for (size_t i = 0; i < vp->db->n; i++) {
@@ -387,7 +585,7 @@ begin_stanza(struct vparse *vp, const char *kw, const char *rest)
 		}
 	}
 	vp->state = IN_ACCOUNT;
-	template_copy(&vp->cur, &vp->defaults);
+	template_init(&vp->cur);
 	vp->acct.a.name = ptr_steal(&name);
 	vp->acct.line = vp->line;
 }
@@ -410,22 +608,25 @@ parse_line(struct vparse *vp, char *line)
 		while (*rest == ' ' || *rest == '\t')
 			rest++;
 	}
-	if (strcasecmp(kw, "Account") == 0 || strcasecmp(kw, "Defaults") == 0) {
+	if (strcasecmp(kw, "Account") == 0 || strcasecmp(kw, "Defaults") == 0 ||
+	    strcasecmp(kw, "Group") == 0) {
 		begin_stanza(vp, kw, rest);
 		return;
 	}
 	switch (vp->state) {
 	case IN_NONE:
-		verr(vp, "\"%.64s\" outside an Account or Defaults stanza", kw);
+		verr(vp, "\"%.64s\" outside an Account, Group or Defaults stanza", kw);
 		return;
 	case IN_BAD_ACCOUNT:
-		return; /* already reported once at the Account line */
+		return; /* already reported once at the stanza line */
 	case IN_DEFAULTS:
+	case IN_GROUP:
 		if (strcasecmp(kw, "Password") == 0) {
-			verr(vp, "Password is not allowed in Defaults");
+			verr(vp, "Password is not allowed in %s",
+			     vp->state == IN_GROUP ? "a Group" : "Defaults");
 			return;
 		}
-		apply_setting(vp, &vp->defaults, kw, rest);
+		apply_setting(vp, vp->state == IN_GROUP ? &vp->cur : &vp->defaults, kw, rest);
 		return;
 	case IN_ACCOUNT:
 		break;
@@ -492,7 +693,7 @@ berth_accounts_load_string(const char *text, size_t len, const char *name,
 
 	free(db->file);
 	db->file = xstrdup(name);
-	vp.defaults.enabled = true;
+	template_init(&vp.defaults);
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -509,8 +710,15 @@ berth_accounts_load_string(const char *text, size_t len, const char *name,
 		}
 		pos += llen + (nl ? 1 : 0);
 	}
-	finish_account(&vp);
+	finish_stanza(&vp);
+	/* System accounts (SystemAccounts yes) get the policy keywords of Defaults. */
+	db->defaults_policy = ptr_steal(&vp.defaults.pol);
 	template_free(&vp.defaults);
+	for (size_t i = 0; i < vp.n_groups; i++) {
+		free(vp.groups[i].name);
+		template_free(&vp.groups[i].t);
+	}
+	free(vp.groups);
 	if (vp.failed) {
 		berth_accounts_free(db);
 		return BERTH_ACCOUNT_E_INVALID;
@@ -549,8 +757,16 @@ berth_accounts_free(struct berth_accounts *db)
 	free(db->v);
 	free(db->file);
 	free(db->dummy_hash);
+	policy_free(db->defaults_policy);
 	free(db);
 	return NULL;
+}
+
+const struct policy *
+berth_accounts_defaults_policy(const struct berth_accounts *db)
+{
+	static const struct policy none;
+	return db && db->defaults_policy ? db->defaults_policy : &none;
 }
 
 size_t

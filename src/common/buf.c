@@ -108,6 +108,16 @@ xbuf_take_view(struct xbuf *b, size_t n, struct xbuf *ret_child)
 }
 
 int
+xbuf_peek_view(const struct xbuf *b, size_t off, size_t n, struct xbuf *ret_child)
+{
+	size_t end;
+	if (!size_add(off, n, &end) || end > xbuf_len(b))
+		return -EBADMSG;
+	xbuf_view_init(ret_child, b->priv_data + b->priv_off + off, n);
+	return 0;
+}
+
+int
 xbuf_peek_u32(const struct xbuf *b, uint32_t *ret)
 {
 	if (xbuf_len(b) < 4)

@@ -169,6 +169,16 @@ log_callback(void *userdata, int level, const char *fmt, ...)
 }
 
 void
+log_to_callback(log_callback_fn cb, void *userdata, int level, const char *fmt, va_list ap)
+{
+	if (!cb)
+		return;
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	cb(userdata, level, "%s", line);
+}
+
+void
 log_fatal(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -1045,7 +1045,8 @@ static const struct kw keywords[] = {
         {"LogTarget", KW_CUSTOM, "enum", "syslog", "syslog, stderr or journald.",
          .set = set_logtarget, .dump = dump_logtarget},
         /* engine */
-        {"ReadOnly", KW_BOOL, "bool", "no", "Refuse every writing request.", OFF(read_only)},
+        {"ReadOnly", KW_BOOL, "bool", "no", "Refuse every writing request.", OFF(read_only),
+         .origin_off = ORIG(origin_read_only)},
         {"DenyRequests", KW_CUSTOM, "list", "none", "Refused request names (sftp-server -P).",
          OFF(deny_requests), .set = set_requests, .dump = dump_requests},
         {"AllowRequests", KW_CUSTOM, "list", "all", "Only these requests (sftp-server -p).",

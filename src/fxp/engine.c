@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "berth/common.h"
 #include "berth/xmem.h"
@@ -14,14 +15,10 @@
 void
 fxp_log(struct fxp_engine *e, enum log_level level, const char *fmt, ...)
 {
-	if (!e->cfg.log)
-		return;
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_to_callback(e->cfg.log, e->cfg.userdata, (int)level, fmt, ap);
 	va_end(ap);
-	e->cfg.log(e->cfg.userdata, (int)level, "%s", line);
 }
 
 static uint32_t
@@ -254,6 +251,12 @@ send_status(struct fxp_engine *e, uint32_t id, uint32_t status)
 }
 
 int
+send_status_errno(struct fxp_engine *e, uint32_t id, int err)
+{
+	return send_status_msg(e, id, fxp_status_from_errno(err), fxp_errno_message(err));
+}
+
+int
 send_handle(struct fxp_engine *e, uint32_t id, uint32_t slot)
 {
 	uint8_t h[FXP_HANDLE_LEN];
@@ -338,6 +341,8 @@ process_init(struct fxp_engine *e, struct xbuf *frame)
 	(void)xbuf_put_u32(&e->out, FXP_VERSION);
 	for (size_t i = 0; i < fxp_ext_handlers_count; i++) {
 		const struct fxp_handler *h = &fxp_ext_handlers[i];
+		if (h->optional && !e->cfg.check_file)
+			continue;
 		/* Extensions refused by policy are not advertised (OpenSSH compose_extension). */
 		if (!request_permitted(e, h->req, h->name, h->does_write))
 			continue;
@@ -357,7 +362,8 @@ process_extended(struct fxp_engine *e, uint32_t id, struct xbuf *frame)
 		return send_status(e, id, FX_BAD_MESSAGE);
 	for (size_t i = 0; i < fxp_ext_handlers_count; i++) {
 		const struct fxp_handler *h = &fxp_ext_handlers[i];
-		if (strlen(h->ext_name) != len || memcmp(h->ext_name, name, len) != 0)
+		if (strlen(h->ext_name) != len || memcmp(h->ext_name, name, len) != 0 ||
+		    (h->optional && !e->cfg.check_file))
 			continue;
 		if (!request_permitted(e, h->req, h->name, h->does_write))
 			return send_status(e, id, FX_PERMISSION_DENIED);
@@ -432,9 +438,39 @@ fxp_engine_has_pending(const struct fxp_engine *e)
 	return len > FXP_MAX_MSG || xbuf_len(&e->in) - 4 >= len;
 }
 
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+fxp_wait_if_throttled(struct fxp_engine *e, int r)
+{
+	uint64_t at;
+	if (r != -EAGAIN || vfs_retry_at(e->cfg.vfs, &at) < 0)
+		return r;
+	e->wait_until = at ? at : 1;
+	return FXP_WAIT;
+}
+
+uint64_t
+fxp_engine_wait_until(const struct fxp_engine *e)
+{
+	return e->wait_until;
+}
+
 int
 fxp_engine_process(struct fxp_engine *e)
 {
+	if (e->wait_until) {
+		/* A request waits for bandwidth: nothing runs before its time. */
+		if (monotonic_ns() < e->wait_until)
+			return 0;
+		e->wait_until = 0;
+	}
 	for (;;) {
 		uint32_t len;
 		if (out_avail(e) < FXP_OUT_RESERVE)
@@ -457,12 +493,16 @@ fxp_engine_process(struct fxp_engine *e)
 		 * close a file whose data is still to be sent after it. */
 		if (e->files_count > 0 && xbuf_ptr(&e->in)[4] != FXP_READ)
 			return 0;
+		/* The frame is parsed in a view and consumed only once handled: a request
+		 * told to wait (FXP_WAIT) stays queued, whole, for its retry. */
 		struct xbuf frame;
-		(void)xbuf_consume(&e->in, 4);
-		(void)xbuf_take_view(&e->in, len, &frame);
+		(void)xbuf_peek_view(&e->in, 4, len, &frame);
 		int r = dispatch(e, &frame);
 		if (r < 0)
 			return r;
+		if (r == FXP_WAIT)
+			return 0;
+		(void)xbuf_consume(&e->in, 4 + (size_t)len);
 		if (xbuf_len(&frame) > 0)
 			fxp_log(e, LOG_LEVEL_DEBUG1, "request has %zu bytes of trailing data",
 			        xbuf_len(&frame));

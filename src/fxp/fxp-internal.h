@@ -69,7 +69,15 @@ struct fxp_engine {
 	uint32_t files_head, files_count;
 	size_t files_gap;   /* sum of the queued segments' gaps */
 	size_t files_bytes; /* sum of their lengths */
+	uint64_t wait_until; /* CLOCK_MONOTONIC ns: a request waits for bandwidth (0 = no) */
 };
+
+/* A handler's "not now": the VFS asked to retry later (bandwidth limit). The frame stays
+ * unprocessed in the input queue and processing stops until e->wait_until. */
+#define FXP_WAIT 1
+/* Turn -EAGAIN from vfs_pread/vfs_pwrite into FXP_WAIT when the VFS says when to retry;
+ * returns @r unchanged otherwise. */
+int fxp_wait_if_throttled(struct fxp_engine *e, int r);
 
 /* engine.c: reply composition and logging */
 void fxp_log(struct fxp_engine *e, enum log_level level, const char *fmt, ...)
@@ -80,6 +88,8 @@ int reply_end(struct fxp_engine *e, size_t pos);
 void reply_abort(struct fxp_engine *e, size_t pos);
 int send_status(struct fxp_engine *e, uint32_t id, uint32_t status);
 int send_status_msg(struct fxp_engine *e, uint32_t id, uint32_t status, const char *msg);
+/* STATUS for an errno (0 = OK) with its status text ("Quota exceeded" for EDQUOT). */
+int send_status_errno(struct fxp_engine *e, uint32_t id, int err);
 int send_handle(struct fxp_engine *e, uint32_t id, uint32_t slot);
 int send_attrs(struct fxp_engine *e, uint32_t id, const struct vfs_attr *a);
 /* One-entry NAME reply with empty attributes (realpath, readlink, expand-path...). */
@@ -120,6 +130,7 @@ struct fxp_handler {
 	enum fxp_req req;
 	bool does_write;
 	int (*fn)(struct fxp_engine *e, uint32_t id, struct xbuf *req);
+	bool optional; /* offered only with fxp_engine_config.check_file (berth's own) */
 };
 extern const struct fxp_handler fxp_core_handlers[];
 extern const size_t fxp_core_handlers_count;

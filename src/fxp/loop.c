@@ -19,13 +19,16 @@
  *   through the kernel (vfs_splice_to()): the DATA header is written first, then the
  *   data spliced. If the file shrank meanwhile, zeros fill the promised length so the
  *   framing stays intact (the client sees zeros where the file lost data, and one line
- *   is logged); a file the kernel cannot splice is copied. */
+ *   is logged); a file the kernel cannot splice is copied.
+ * - A request that must wait for bandwidth (fxp_engine_wait_until()) makes poll time out
+ *   at its retry time; input and output keep moving meanwhile. */
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "berth/common.h"
@@ -261,6 +264,22 @@ pump(struct loop *l)
 	}
 }
 
+/* Milliseconds until the engine's waiting request may run (rounded up), or -1. */
+static int
+wait_timeout(const struct fxp_engine *e)
+{
+	uint64_t until = fxp_engine_wait_until(e);
+	if (!until)
+		return -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (until <= now)
+		return 0;
+	uint64_t ms = (until - now + 999999) / 1000000;
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
 static int
 loop_run(struct loop *l)
 {
@@ -274,12 +293,15 @@ loop_run(struct loop *l)
 		if (l->input_eof && pending == 0 && !fxp_engine_has_pending(l->e))
 			return LOOP_END;
 		size_t room = l->input_eof ? 0 : fxp_engine_input_room(l->e);
-		if (!room && !pending) {
+		/* A request waiting for bandwidth: wake up when it may run, serving input
+		 * and output meanwhile. */
+		int timeout = wait_timeout(l->e);
+		if (!room && !pending && timeout < 0) {
 			/* Cannot happen: no room means queued output. */
 			fxp_log(l->e, LOG_LEVEL_ERROR, "internal error: engine stalled");
 			return 255;
 		}
-		if (pending == 0 && l->in_blocking) {
+		if (pending == 0 && l->in_blocking && timeout < 0) {
 			/* Only input can make progress: wait in read() itself. */
 			if ((r = read_input(l, room, true)) != 0)
 				return r;
@@ -289,7 +311,7 @@ loop_run(struct loop *l)
 		        {.fd = room ? l->in_fd : -1, .events = POLLIN},
 		        {.fd = pending ? l->out_fd : -1, .events = POLLOUT},
 		};
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fxp_log(l->e, LOG_LEVEL_ERROR, "poll: %s", strerror(errno));

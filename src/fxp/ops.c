@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "berth/common.h"
+#include "berth/hash.h"
 #include "berth/xmem.h"
 #include "fxp-internal.h"
 
@@ -62,7 +63,8 @@ open_flags_string(uint32_t pflags, char *buf, size_t len)
 }
 
 static void
-log_close(struct fxp_engine *e, struct fxp_handle *h, bool forced)
+log_close(struct fxp_engine *e, struct fxp_handle *h, bool forced,
+          const struct vfs_close_report *rep)
 {
 	if (h->type == HANDLE_FILE) {
 		fxp_log(e, LOG_LEVEL_INFO, "%sclose \"%s\" bytes read %llu written %llu",
@@ -79,6 +81,9 @@ log_close(struct fxp_engine *e, struct fxp_handle *h, bool forced)
 			        .seconds = (double)(now.tv_sec - h->opened.tv_sec) +
 			                   (double)(now.tv_nsec - h->opened.tv_nsec) / 1e9,
 			        .completed = !forced,
+			        .sha256 = rep && rep->have_sha256 ? rep->sha256 : NULL,
+			        .published = !rep || rep->published,
+			        .reason = rep && rep->reason[0] ? rep->reason : NULL,
 			};
 			e->cfg.transfer(e->cfg.userdata, &t);
 		}
@@ -90,8 +95,16 @@ log_close(struct fxp_engine *e, struct fxp_handle *h, bool forced)
 static int
 close_handle(struct fxp_engine *e, struct fxp_handle *h, bool forced)
 {
-	log_close(e, h, forced);
-	int r = h->type == HANDLE_FILE ? vfs_close(h->file) : vfs_closedir(h->dir);
+	int r;
+	if (h->type == HANDLE_FILE) {
+		/* The VFS reports what became of the file (checksum, atomic publication). */
+		struct vfs_close_report rep;
+		r = vfs_close_ex(h->file, forced ? VFS_CLOSE_ABORT : 0, &rep);
+		log_close(e, h, forced, &rep);
+	} else {
+		log_close(e, h, forced, NULL);
+		r = vfs_closedir(h->dir);
+	}
 	handle_release(&e->handles, h);
 	return r;
 }
@@ -161,7 +174,7 @@ op_open(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	struct vfs_file *f;
 	r = vfs_open(e->cfg.vfs, path, flags, mode, &f);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return register_handle(e, id, HANDLE_FILE, ptr_steal(&path), flags, f);
 }
 
@@ -175,7 +188,7 @@ op_close(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r > 0)
 		return send_status(e, id, FX_NO_SUCH_FILE);
 	r = close_handle(e, h, false);
-	return send_status(e, id, fxp_status_from_errno(r));
+	return send_status_errno(e, id, r);
 }
 
 static int
@@ -212,6 +225,10 @@ op_read(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	}
 	size_t n = 0;
 	r = len ? vfs_pread(h->file, p, len, off, &n) : 0;
+	if (r < 0 && (r = fxp_wait_if_throttled(e, r)) == FXP_WAIT) {
+		reply_abort(e, pos);
+		return r;
+	}
 	if (r < 0 || (len > 0 && n == 0)) {
 		reply_abort(e, pos);
 		if (r < 0)
@@ -242,9 +259,11 @@ op_write(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		return send_status(e, id, FX_FAILURE);
 	size_t n = 0;
 	r = vfs_pwrite(h->file, data, len, off, &n);
+	if (r < 0 && (r = fxp_wait_if_throttled(e, r)) == FXP_WAIT)
+		return r;
 	if (r < 0) {
 		fxp_log(e, LOG_LEVEL_ERROR, "process_write: write failed");
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	}
 	h->bytes_written += n;
 	return send_status(e, id, FX_OK);
@@ -259,7 +278,7 @@ stat_common(struct fxp_engine *e, uint32_t id, struct xbuf *req, bool follow)
 	struct vfs_attr a;
 	int r = vfs_stat(e->cfg.vfs, path, follow, &a);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_attrs(e, id, &a);
 }
 
@@ -288,7 +307,7 @@ op_fstat(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	struct vfs_attr a;
 	r = vfs_fstat(h->file, &a);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_attrs(e, id, &a);
 }
 
@@ -309,11 +328,11 @@ setattr_file(void *target, const struct vfs_attr *a, bool follow)
 	return vfs_fsetattr(target, a);
 }
 
-static uint32_t
+static int
 apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, setattr_fn fn,
               void *target, bool follow)
 {
-	uint32_t status = FX_OK;
+	int status = 0;
 	struct vfs_attr one = *a;
 	if (a->valid & VFS_ATTR_SIZE) {
 		fxp_log(e, LOG_LEVEL_INFO, "set \"%s\" size %llu", path,
@@ -321,14 +340,14 @@ apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, 
 		one.valid = VFS_ATTR_SIZE;
 		int r = fn(target, &one, follow);
 		if (r < 0)
-			status = fxp_status_from_errno(r);
+			status = r;
 	}
 	if (a->valid & VFS_ATTR_PERM) {
 		fxp_log(e, LOG_LEVEL_INFO, "set \"%s\" mode %04o", path, a->mode);
 		one.valid = VFS_ATTR_PERM;
 		int r = fn(target, &one, follow);
 		if (r < 0)
-			status = fxp_status_from_errno(r);
+			status = r;
 	}
 	if (a->valid & VFS_ATTR_TIMES) {
 		char buf[64];
@@ -340,7 +359,7 @@ apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, 
 		one.valid = VFS_ATTR_TIMES;
 		int r = fn(target, &one, follow);
 		if (r < 0)
-			status = fxp_status_from_errno(r);
+			status = r;
 	}
 	if (a->valid & VFS_ATTR_UIDGID) {
 		fxp_log(e, LOG_LEVEL_INFO, "set \"%s\" owner %lu group %lu", path,
@@ -348,7 +367,7 @@ apply_setattr(struct fxp_engine *e, const char *path, const struct vfs_attr *a, 
 		one.valid = VFS_ATTR_UIDGID;
 		int r = fn(target, &one, follow);
 		if (r < 0)
-			status = fxp_status_from_errno(r);
+			status = r;
 	}
 	return status;
 }
@@ -365,7 +384,7 @@ setstat_common(struct fxp_engine *e, uint32_t id, struct xbuf *req, bool follow)
 	if (!follow && (a.valid & VFS_ATTR_SIZE))
 		return send_status(e, id, FX_BAD_MESSAGE); /* nonsensical for links */
 	void *target[2] = {e->cfg.vfs, path};
-	return send_status(e, id, apply_setattr(e, path, &a, setattr_path, target, follow));
+	return send_status_errno(e, id, apply_setattr(e, path, &a, setattr_path, target, follow));
 }
 
 static int
@@ -387,7 +406,7 @@ op_fsetstat(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		return r2;
 	if (r > 0)
 		return send_status(e, id, FX_FAILURE);
-	return send_status(e, id, apply_setattr(e, h->path, &a, setattr_file, h->file, true));
+	return send_status_errno(e, id, apply_setattr(e, h->path, &a, setattr_file, h->file, true));
 }
 
 static int
@@ -401,7 +420,7 @@ op_opendir(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	struct vfs_dir *d;
 	int r = vfs_opendir(e->cfg.vfs, path, &d);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return register_handle(e, id, HANDLE_DIR, ptr_steal(&path), 0, d);
 }
 
@@ -435,7 +454,7 @@ op_readdir(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	}
 	if (r < 0 && count == 0) {
 		reply_abort(e, pos);
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	}
 	if (count == 0) {
 		reply_abort(e, pos);
@@ -451,7 +470,7 @@ op_remove(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	_cleanup_free_ char *path = NULL;
 	GET_PATH_OR_REPLY(req, path);
 	fxp_log(e, LOG_LEVEL_INFO, "remove name \"%s\"", path);
-	return send_status(e, id, fxp_status_from_errno(vfs_remove(e->cfg.vfs, path)));
+	return send_status_errno(e, id, vfs_remove(e->cfg.vfs, path));
 }
 
 static int
@@ -465,7 +484,7 @@ op_mkdir(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 		return r;
 	uint32_t mode = (a.valid & VFS_ATTR_PERM) ? a.mode & 07777 : 0777;
 	fxp_log(e, LOG_LEVEL_INFO, "mkdir name \"%s\" mode 0%o", path, mode);
-	return send_status(e, id, fxp_status_from_errno(vfs_mkdir(e->cfg.vfs, path, mode)));
+	return send_status_errno(e, id, vfs_mkdir(e->cfg.vfs, path, mode));
 }
 
 static int
@@ -474,7 +493,7 @@ op_rmdir(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	_cleanup_free_ char *path = NULL;
 	GET_PATH_OR_REPLY(req, path);
 	fxp_log(e, LOG_LEVEL_INFO, "rmdir name \"%s\"", path);
-	return send_status(e, id, fxp_status_from_errno(vfs_rmdir(e->cfg.vfs, path)));
+	return send_status_errno(e, id, vfs_rmdir(e->cfg.vfs, path));
 }
 
 static int
@@ -486,7 +505,7 @@ op_realpath(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	fxp_log(e, LOG_LEVEL_VERBOSE, "realpath \"%s\"", p);
 	int r = vfs_realpath(e->cfg.vfs, p, &resolved);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_name1(e, id, resolved);
 }
 
@@ -517,7 +536,7 @@ op_rename(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	fxp_log(e, LOG_LEVEL_INFO, "rename old \"%s\" new \"%s\"", oldpath, newpath);
 	/* SFTP v3 RENAME never overwrites (OpenSSH uses link()+unlink()). */
 	r = vfs_rename(e->cfg.vfs, oldpath, newpath, VFS_RENAME_NOREPLACE);
-	return send_status(e, id, fxp_status_from_errno(r));
+	return send_status_errno(e, id, r);
 }
 
 static int
@@ -528,7 +547,7 @@ op_readlink(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	fxp_log(e, LOG_LEVEL_VERBOSE, "readlink \"%s\"", path);
 	int r = vfs_readlink(e->cfg.vfs, path, &target);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_name1(e, id, target);
 }
 
@@ -541,7 +560,7 @@ op_symlink(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r != 0)
 		return r < 0 ? r : 0;
 	fxp_log(e, LOG_LEVEL_INFO, "symlink old \"%s\" new \"%s\"", target, linkpath);
-	return send_status(e, id, fxp_status_from_errno(vfs_symlink(e->cfg.vfs, target, linkpath)));
+	return send_status_errno(e, id, vfs_symlink(e->cfg.vfs, target, linkpath));
 }
 
 /* ---- extensions ---- */
@@ -554,8 +573,7 @@ op_posix_rename(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r != 0)
 		return r < 0 ? r : 0;
 	fxp_log(e, LOG_LEVEL_INFO, "posix-rename old \"%s\" new \"%s\"", oldpath, newpath);
-	return send_status(e, id,
-	                   fxp_status_from_errno(vfs_rename(e->cfg.vfs, oldpath, newpath, 0)));
+	return send_status_errno(e, id, vfs_rename(e->cfg.vfs, oldpath, newpath, 0));
 }
 
 static int
@@ -583,7 +601,7 @@ op_statvfs(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	struct vfs_statvfs s;
 	int r = vfs_statvfs(e->cfg.vfs, path, &s);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_statvfs(e, id, &s);
 }
 
@@ -600,7 +618,7 @@ op_fstatvfs(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	struct vfs_statvfs s;
 	r = vfs_fstatvfs(h->file, &s);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_statvfs(e, id, &s);
 }
 
@@ -612,7 +630,7 @@ op_hardlink(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	if (r != 0)
 		return r < 0 ? r : 0;
 	fxp_log(e, LOG_LEVEL_INFO, "hardlink old \"%s\" new \"%s\"", oldpath, newpath);
-	return send_status(e, id, fxp_status_from_errno(vfs_link(e->cfg.vfs, oldpath, newpath)));
+	return send_status_errno(e, id, vfs_link(e->cfg.vfs, oldpath, newpath));
 }
 
 static int
@@ -627,7 +645,7 @@ op_fsync(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	fxp_log(e, LOG_LEVEL_VERBOSE, "fsync \"%s\"", h->path);
 	if (h->type != HANDLE_FILE)
 		return send_status(e, id, FX_FAILURE);
-	return send_status(e, id, fxp_status_from_errno(vfs_fsync(h->file)));
+	return send_status_errno(e, id, vfs_fsync(h->file));
 }
 
 static int
@@ -675,7 +693,7 @@ op_expand_path(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	}
 	int r = vfs_realpath(e->cfg.vfs, p, &resolved);
 	if (r < 0)
-		return send_status(e, id, fxp_status_from_errno(r));
+		return send_status_errno(e, id, r);
 	return send_name1(e, id, resolved);
 }
 
@@ -714,7 +732,7 @@ op_copy_data(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	rh->bytes_read += copied;
 	wh->bytes_written += copied;
 	if (r < 0)
-		return send_status(e, id, FX_FAILURE);
+		return r == -EDQUOT ? send_status_errno(e, id, r) : send_status(e, id, FX_FAILURE);
 	if (rlen != 0 && copied < rlen)
 		return send_status(e, id, FX_EOF);
 	return send_status(e, id, FX_OK);
@@ -787,6 +805,102 @@ op_users_groups_by_id(struct fxp_engine *e, uint32_t id, struct xbuf *req)
 	return reply_end(e, pos);
 }
 
+/* ---- check-file (draft-ietf-secsh-filexfer-extensions-00, section 3) ---- */
+
+/* The first algorithm of the client's comma list that we have. */
+static bool
+pick_hash(const uint8_t *list, size_t len, enum berth_hash_alg *ret)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && list[j] != ',')
+			j++;
+		if (berth_hash_from_name((const char *)list + i, j - i, ret) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/* Reply: string "check-file", string algorithm, then the digests back to back. */
+static int
+check_file(struct fxp_engine *e, uint32_t id, const char *what, struct vfs_file *f,
+           const uint8_t *algs, size_t alen, uint64_t off, uint64_t len, uint32_t block)
+{
+	enum berth_hash_alg alg;
+	if (!pick_hash(algs, alen, &alg))
+		return send_status_msg(e, id, FX_FAILURE, "No supported hash algorithm");
+	fxp_log(e, LOG_LEVEL_INFO, "check-file \"%s\" %s offset %llu length %llu block %u", what,
+	        berth_hash_name(alg), (unsigned long long)off, (unsigned long long)len, block);
+	size_t pos = reply_begin(e, FXP_EXTENDED_REPLY, id);
+	int r;
+	if ((r = xbuf_put_cstring(&e->out, "check-file")) < 0 ||
+	    (r = xbuf_put_cstring(&e->out, berth_hash_name(alg))) < 0) {
+		reply_abort(e, pos);
+		return r;
+	}
+	r = vfs_hash_range(f, alg, off, len, block, &e->out);
+	if (r < 0) {
+		reply_abort(e, pos);
+		return send_status_errno(e, id, r);
+	}
+	return reply_end(e, pos);
+}
+
+static int
+get_check_args(struct xbuf *req, const uint8_t **algs, size_t *alen, uint64_t *off, uint64_t *len,
+               uint32_t *block)
+{
+	int r;
+	if ((r = xbuf_get_string_direct(req, algs, alen)) < 0 || (r = xbuf_get_u64(req, off)) < 0 ||
+	    (r = xbuf_get_u64(req, len)) < 0 || (r = xbuf_get_u32(req, block)) < 0)
+		return r;
+	return 0;
+}
+
+static int
+op_check_file_handle(struct fxp_engine *e, uint32_t id, struct xbuf *req)
+{
+	struct fxp_handle *h;
+	const uint8_t *algs;
+	size_t alen;
+	uint64_t off, len;
+	uint32_t block;
+	int r = handle_get(&e->handles, req, HANDLE_FILE, &h, NULL);
+	if (r < 0)
+		return r;
+	int r2 = get_check_args(req, &algs, &alen, &off, &len, &block);
+	if (r2 < 0)
+		return r2;
+	if (r > 0)
+		return send_status(e, id, FX_FAILURE);
+	/* The handle was opened for reading: the download permission was decided then. */
+	return check_file(e, id, h->path, h->file, algs, alen, off, len, block);
+}
+
+static int
+op_check_file_name(struct fxp_engine *e, uint32_t id, struct xbuf *req)
+{
+	_cleanup_free_ char *path = NULL;
+	const uint8_t *algs;
+	size_t alen;
+	uint64_t off, len;
+	uint32_t block;
+	GET_PATH_OR_REPLY(req, path);
+	int r = get_check_args(req, &algs, &alen, &off, &len, &block);
+	if (r < 0)
+		return r;
+	/* Opening for reading is what the download permission governs, below every
+	 * protocol: the same decision as for a download of @path. */
+	struct vfs_file *f;
+	if ((r = vfs_open(e->cfg.vfs, path, VFS_O_READ, 0, &f)) < 0)
+		return send_status_errno(e, id, r);
+	r = check_file(e, id, path, f, algs, alen, off, len, block);
+	(void)vfs_close(f);
+	return r;
+}
+
 /* Core requests in OpenSSH's handlers[] order: name, type, does_write. */
 const struct fxp_handler fxp_core_handlers[] = {
         {"open", NULL, NULL, FXP_OPEN, FXP_REQ_OPEN, false, op_open},
@@ -827,6 +941,11 @@ const struct fxp_handler fxp_ext_handlers[] = {
          op_home_directory},
         {"users-groups-by-id", "users-groups-by-id@openssh.com", "1", 0, FXP_REQ_USERS_GROUPS_BY_ID,
          false, op_users_groups_by_id},
+        /* berth's own (fxp_engine_config.check_file); the data lists the algorithms. */
+        {"check-file-handle", "check-file-handle", "md5,sha1,sha256,sha512", 0,
+         FXP_REQ_CHECK_FILE_HANDLE, false, op_check_file_handle, true},
+        {"check-file-name", "check-file-name", "md5,sha1,sha256,sha512", 0, FXP_REQ_CHECK_FILE_NAME,
+         false, op_check_file_name, true},
 };
 const size_t fxp_ext_handlers_count = ARRAY_SIZE(fxp_ext_handlers);
 
@@ -866,6 +985,8 @@ fxp_print_request_names(void *fp)
 {
 	for (size_t i = 0; i < fxp_core_handlers_count; i++)
 		fprintf(fp, "%s\n", fxp_core_handlers[i].name);
+	/* OpenSSH's list exactly: berth's optional extensions are not printed. */
 	for (size_t i = 0; i < fxp_ext_handlers_count; i++)
-		fprintf(fp, "%s\n", fxp_ext_handlers[i].name);
+		if (!fxp_ext_handlers[i].optional)
+			fprintf(fp, "%s\n", fxp_ext_handlers[i].name);
 }

@@ -22,6 +22,16 @@ static const struct {
         /* berth: a request that does not parse (OpenSSH would exit instead) */
         {EBADMSG, FX_BAD_MESSAGE},
         {ENOSYS, FX_OP_UNSUPPORTED},
+        /* berth: QuotaSize, QuotaFiles, MaxFileSize (vfs_policy); text below */
+        {EDQUOT, FX_FAILURE},
+};
+
+/* errnos whose STATUS carries a more telling text than their status's default. */
+static const struct {
+	int err;
+	const char *message;
+} errno_messages[] = {
+        {EDQUOT, "Quota exceeded"},
 };
 
 uint32_t
@@ -50,4 +60,15 @@ fxp_status_message(uint32_t status)
 	        "Operation unsupported", /* FX_OP_UNSUPPORTED */
 	};
 	return status < ARRAY_SIZE(messages) ? messages[status] : "Unknown error";
+}
+
+const char *
+fxp_errno_message(int err)
+{
+	if (err < 0)
+		err = -err;
+	for (size_t i = 0; i < ARRAY_SIZE(errno_messages); i++)
+		if (errno_messages[i].err == err)
+			return errno_messages[i].message;
+	return fxp_status_message(fxp_status_from_errno(err));
 }

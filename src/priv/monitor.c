@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -21,6 +22,8 @@
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/log.h"
+#include "berth/policy.h"
+#include "berth/policy_state.h"
 #include "berth/priv.h"
 #include "berth/scp_engine.h"
 #include "berth/sshd.h"
@@ -60,8 +63,10 @@ struct monitor {
 	bool disconnecting;
 	struct berth_pam *pam; /* keyboard-interactive transaction in progress */
 	size_t pam_nprompts;
-	bool kbdint_virtual;      /* single "Password:" prompt outstanding */
-	char auth_method_log[64]; /* method that completed authentication */
+	bool kbdint_virtual;                   /* single "Password:" prompt outstanding */
+	char auth_method_log[64];              /* method that completed authentication */
+	const struct authkeys_entry *key_used; /* the key that passed publickey, if any */
+	int login_slot_fd;                     /* MaxLogins slot held for the session, or -1 */
 };
 
 /* The account database: loaded by each connection's monitor after the network child
@@ -149,6 +154,44 @@ reply_answer(struct monitor *m, enum mon_auth_result res)
 	return mon_send(m->sock, xbuf_ptr(&rep), xbuf_len(&rep), -1);
 }
 
+/* "DenyFrom 192.0.2.9 (accounts:14)": the rule that refused a login. */
+static char *
+login_rule_text(const struct policy_verdict *v)
+{
+	const struct policy_step *s = v->n ? &v->steps[v->n - 1] : NULL;
+	if (!s || !s->text)
+		return xstrdup("policy");
+	if (s->origin && s->origin->file)
+		return xasprintf("%s (%s:%u)", s->text, s->origin->file, s->origin->line);
+	return xstrdup(s->text);
+}
+
+/* MaxLogins: take one of the account's concurrent-login slots for this connection (an
+ * OFD lock the kernel drops with the last process holding it). True when the login may
+ * proceed. */
+static bool
+take_login_slot(struct monitor *m)
+{
+	const struct policy *p = m->acct->policy;
+	uint64_t max = policy_get(p, POLICY_MAX_LOGINS);
+	if (max == 0)
+		return true;
+	uint32_t slot;
+	int r = policy_login_slot(m->cfg->state_directory, m->acct->name, (uint32_t)max,
+	                          &m->login_slot_fd, &slot);
+	if (r == 0)
+		return true;
+	const struct policy_value *v = &p->values[POLICY_MAX_LOGINS];
+	if (r == POLICY_STATE_FULL)
+		log_info("User %s from %s not allowed because of too many sessions (%s at %s:%u)",
+		         m->user, m->mc->peer_addr, v->text ? v->text : "MaxLogins",
+		         v->origin.file ? v->origin.file : "?", v->origin.line);
+	else
+		log_error("User %s from %s refused: cannot count sessions in %s/sessions: %s",
+		          m->user, m->mc->peer_addr, m->cfg->state_directory, strerror(-r));
+	return false;
+}
+
 /* Pin the user name; returns false when the client changed it (hang up). */
 static bool
 pin_user(struct monitor *m, const char *user)
@@ -173,6 +216,15 @@ pin_user(struct monitor *m, const char *user)
 		berth_account_free(a);
 		return true; /* acct stays NULL: every method fails, same answers */
 	}
+	/* The account's own login rules (AllowFrom, DenyFrom, Expires, Protocols): same
+	 * treatment as AllowUsers, a refused account answers like a wrong password. */
+	struct policy_verdict v;
+	if (policy_check_login(a->policy, m->mc->peer_addr, time(NULL), POLICY_PROTO_SSH, &v) < 0) {
+		_cleanup_free_ char *rule = login_rule_text(&v);
+		log_info("User %s from %s not allowed because of %s", user, m->mc->peer_addr, rule);
+		berth_account_free(a);
+		return true;
+	}
 	m->acct = a;
 	return true;
 }
@@ -189,13 +241,14 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
               const char *detail)
 {
 	const char *inv = m->acct || !m->invalid ? "" : "invalid user ";
+	bool over_limit = false;
 	if (ok && m->n_passed < MON_MAX_PASSED) {
 		m->passed[m->n_passed++] = method;
-		struct berth_auth_state st;
+		struct berth_auth_state st = {0};
 		const struct berth_auth_policy *pol = berth_account_policy(m->cfg, m->acct);
 		if (berth_auth_evaluate(pol, enabled_methods(m), m->passed, m->n_passed, &st) ==
 		            0 &&
-		    (st.complete || st.partial)) {
+		    (st.complete || st.partial) && (!st.complete || take_login_slot(m))) {
 			log_info("%s %s for %s from %s port %u ssh2%s%s",
 			         st.complete ? "Accepted" : "Partial", label, m->user,
 			         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
@@ -210,9 +263,12 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 			return MON_AUTH_PARTIAL;
 		}
 		m->n_passed--;
+		over_limit = st.complete; /* MaxLogins: refused like a failed login */
 	}
-	log_info("Failed %s for %s%s from %s port %u ssh2%s%s", label, inv, m->user,
-	         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "", detail ? detail : "");
+	if (!over_limit)
+		log_info("Failed %s for %s%s from %s port %u ssh2%s%s", label, inv, m->user,
+		         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
+		         detail ? detail : "");
 	record_failure(m);
 	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
 		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
@@ -286,8 +342,11 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 	}
 	if (e)
 		snprintf(detail, sizeof(detail), "%s %s", authkeys_type_label(e->type), fp);
-	return reply_answer(m,
-	                    method_result(m, BERTH_AUTH_PUBLICKEY, e != NULL, "publickey", detail));
+	enum mon_auth_result res =
+	        method_result(m, BERTH_AUTH_PUBLICKEY, e != NULL, "publickey", detail);
+	if (e && (res == MON_AUTH_SUCCESS || res == MON_AUTH_PARTIAL))
+		m->key_used = e; /* its command="internal-sftp -R" makes the session read-only */
+	return reply_answer(m, res);
 }
 
 /* Verify a password for the pinned account (crypt for virtual, PAM for system). */
@@ -579,6 +638,71 @@ worker_track(struct mon_worker *w, pid_t pid)
 	*w = (struct mon_worker){.pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL)};
 }
 
+/* The account's compiled policy, encoded into a sealed memfd the worker reads at start:
+ * the worker gets its own rules and nothing else of the accounts file. */
+static int
+policy_memfd(const struct policy *p)
+{
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, POLICY_CODEC_MAX);
+	int r = policy_encode(p, &b);
+	if (r < 0)
+		return r;
+	int fd = memfd_create("berth-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0, len = xbuf_len(&b);
+	while (off < len) {
+		ssize_t n = write(fd, xbuf_ptr(&b) + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			close(fd);
+			return r;
+		}
+		off += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* What the worker needs of the account's policy: the encoded rules, and the shared state
+ * file when there is a quota or a bandwidth limit. Fails closed. */
+static int
+prepare_policy(struct monitor *m, int *ret_policy_fd, int *ret_state_fd)
+{
+	struct policy *p = m->acct->policy;
+	if (m->key_used && m->key_used->opts.read_only)
+		policy_set_read_only(p, "command=\"internal-sftp -R\"", m->key_used->source,
+		                     m->key_used->line);
+	int pfd = policy_memfd(p);
+	if (pfd < 0) {
+		log_error("cannot hand the policy of %s to its session: %s", m->user,
+		          strerror(-pfd));
+		return pfd;
+	}
+	int sfd = -1;
+	if (policy_get(p, POLICY_QUOTA_BYTES) || policy_get(p, POLICY_QUOTA_FILES) ||
+	    policy_get(p, POLICY_BW_UPLOAD) || policy_get(p, POLICY_BW_DOWNLOAD)) {
+		int r = policy_state_open(m->cfg->state_directory, m->acct->name, &sfd);
+		if (r < 0) {
+			log_error("cannot open the quota state of %s in %s/quota: %s", m->user,
+			          m->cfg->state_directory, strerror(-r));
+			close(pfd);
+			return r;
+		}
+	}
+	*ret_policy_fd = pfd;
+	*ret_state_fd = sfd;
+	return 0;
+}
+
 /* The optional session kind of a spawn request: NULL (sftp) or the scp command line
  * in *ret_scp (caller frees). 0 or -EBADMSG. */
 static int
@@ -609,9 +733,26 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		                                      : "not authenticated");
 		return mon_send(m->sock, &no, 1, -1);
 	}
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	/* Protocols: the login needed sftp or scp; this session needs its own. */
+	uint64_t proto = scp ? POLICY_PROTO_SCP : POLICY_PROTO_SFTP;
+	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & proto)) {
+		const struct policy_value *v = &m->acct->policy->values[POLICY_PROTOCOLS];
+		log_info("refusing %s for %s from %s port %u: %s (%s:%u)",
+		         scp ? "scp" : "subsystem 'sftp'", m->user, m->mc->peer_addr,
+		         m->mc->peer_port, v->text ? v->text : "Protocols",
+		         v->origin.file ? v->origin.file : "?", v->origin.line);
 		return mon_send(m->sock, &no, 1, -1);
+	}
+	int pfd, sfd;
+	if (prepare_policy(m, &pfd, &sfd) < 0)
+		return mon_send(m->sock, &no, 1, -1);
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		close(pfd);
+		if (sfd >= 0)
+			close(sfd);
+		return mon_send(m->sock, &no, 1, -1);
+	}
 	struct worker_params wp = {
 	        .cfg = m->cfg,
 	        .acct = m->acct,
@@ -620,11 +761,16 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .peer_addr = m->mc->peer_addr,
 	        .peer_port = m->mc->peer_port,
 	        .scp_command = scp,
+	        .policy_fd = pfd,
+	        .state_fd = sfd,
 	};
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		close(pfd);
+		if (sfd >= 0)
+			close(sfd);
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	if (pid == 0) {
@@ -632,6 +778,10 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		close(sv[0]);
 		_exit(worker_run(&wp, sv[1]));
 	}
+	/* The worker's state fd must be its own open file: its slot locks are its own. */
+	close(pfd);
+	if (sfd >= 0)
+		close(sfd);
 	close(sv[1]);
 	worker_track(slot, pid);
 	if (scp)
@@ -777,7 +927,8 @@ monitor_connection_run(const struct monitor_conn *mc)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	monitor_db = load_accounts(mc->cfg);
 
-	struct monitor m = {.mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid};
+	struct monitor m = {
+	        .mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid, .login_slot_fd = -1};
 	time_t start = time(NULL);
 	time_t hangup_at = 0;
 	static uint8_t msg[MON_MSG_MAX];
@@ -856,6 +1007,8 @@ monitor_connection_run(const struct monitor_conn *mc)
 		            mc->peer_port);
 	}
 	berth_pam_end(m.pam);
+	if (m.login_slot_fd >= 0)
+		close(m.login_slot_fd); /* the MaxLogins slot is free again */
 	authkeys_list_free(&m.keys);
 	berth_account_free(m.acct);
 	free(m.user);

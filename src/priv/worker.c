@@ -14,17 +14,22 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
+#include "berth/policy.h"
 #include "berth/priv.h"
 #include "berth/sandbox.h"
 #include "berth/scp_engine.h"
 #include "berth/vfs.h"
+#include "berth/vfs_policy.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
 
 #define WORKER_FD 3
+#define POLICY_FD 4 /* the encoded policy, read once at start */
+#define STATE_FD  5 /* the account's shared state file, when it has one */
 
 struct worker_log_ctx {
 	const char *user;
@@ -32,13 +37,16 @@ struct worker_log_ctx {
 	const char *port;
 };
 
+/* @sha256 and @unpublished (the reason an atomic upload was not published) may be NULL. */
 static void
 log_transfer(const struct worker_log_ctx *c, bool upload, const char *path, uint64_t bytes,
-             double seconds, bool completed)
+             double seconds, bool completed, const char *sha256, const char *unpublished)
 {
-	log_info("transfer %s user %s from %s port %s: \"%s\" %llu bytes in %.3fs %s",
+	log_info("transfer %s user %s from %s port %s: \"%s\" %llu bytes in %.3fs %s%s%s%s%s",
 	         upload ? "upload" : "download", c->user, c->peer, c->port, path,
-	         (unsigned long long)bytes, seconds, completed ? "completed" : "aborted");
+	         (unsigned long long)bytes, seconds, completed ? "completed" : "aborted",
+	         sha256 ? " sha256 " : "", sha256 ? sha256 : "",
+	         unpublished ? " not published: " : "", unpublished ? unpublished : "");
 }
 
 static void
@@ -46,13 +54,14 @@ engine_transfer(void *userdata, const struct fxp_transfer *t)
 {
 	bool upload = t->bytes_written > 0;
 	log_transfer(userdata, upload, t->path, upload ? t->bytes_written : t->bytes_read,
-	             t->seconds, t->completed);
+	             t->seconds, t->completed, t->sha256,
+	             t->published ? NULL : (t->reason ? t->reason : "?"));
 }
 
 static void
 scp_transfer(void *userdata, const struct scp_transfer *t)
 {
-	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed);
+	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, NULL, NULL);
 }
 
 int
@@ -73,15 +82,17 @@ worker_run(const struct worker_params *p, int fd)
 		}
 	}
 	priv_harden_process();
-	if (fd != WORKER_FD) {
-		if (dup2(fd, WORKER_FD) < 0)
+	/* Session socket, policy and state file become fds 3, 4, 5: move them out of the
+	 * way first so no dup2 clobbers another. */
+	int fds[3] = {fd, p->policy_fd, p->state_fd};
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 3)) < 0)
 			return 1;
-		close(fd);
-	} else {
-		fcntl(fd, F_SETFD, 0);
-	}
-	/* Nothing but stdio and the session socket crosses the exec. */
-	close_range(WORKER_FD + 1, ~0U, 0);
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
+			return 1;
+	/* Nothing but stdio, the session socket and the policy cross the exec. */
+	close_range(p->state_fd >= 0 ? STATE_FD + 1 : POLICY_FD + 1, ~0U, 0);
 
 	char umask_s[16], port_s[16], level_s[16], fac_s[16];
 	snprintf(umask_s, sizeof(umask_s), "%o", (unsigned)p->cfg->umask);
@@ -107,6 +118,7 @@ worker_run(const struct worker_params *p, int fd)
 	        (char *)(p->scp_command ? "scp" : "sftp"),
 	        (char *)(p->scp_command ? p->scp_command : "-"),
 	        (char *)(p->cfg->seccomp_filter ? "seccomp" : "noseccomp"),
+	        (char *)(p->state_fd >= 0 ? "state" : "-"),
 	        NULL,
 	};
 	char *envp[] = {NULL};
@@ -180,10 +192,37 @@ run_scp(struct vfs *v, const struct fxp_engine_config *ec, const char *cmdline,
 	return status;
 }
 
+/* The policy the monitor compiled for this account, from fd 4 (read to EOF, bounded,
+ * decoded inside a view of exactly what was read). */
+static int
+read_policy(struct policy **ret)
+{
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, POLICY_CODEC_MAX);
+	for (;;) {
+		uint8_t *p;
+		size_t room = MIN(xbuf_avail(&b), (size_t)65536);
+		if (room == 0)
+			return -EFBIG;
+		if (xbuf_reserve(&b, room, &p) < 0)
+			return -ENOMEM;
+		ssize_t n = read(POLICY_FD, p, room);
+		(void)xbuf_trim_tail(&b, room - (n > 0 ? (size_t)n : 0));
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+	close(POLICY_FD);
+	struct xbuf view;
+	xbuf_view_init(&view, xbuf_ptr(&b), xbuf_len(&b));
+	return policy_decode(&view, ret);
+}
+
 int
 worker_exec_main(int argc, char **argv)
 {
-	if (argc != 17 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
+	if (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
 		return 2;
 	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
 	bool scp = strcmp(argv[14], "scp") == 0;
@@ -202,16 +241,36 @@ worker_exec_main(int argc, char **argv)
 		return 1;
 	}
 
-	struct vfs *v = NULL;
-	int r = vfs_posix_new(root, start, um, &v);
+	struct policy *pol = NULL;
+	int r = read_policy(&pol);
+	if (r < 0) {
+		log_error("worker for %s: cannot read its policy: %s", user, strerror(-r));
+		return 1;
+	}
+	struct vfs *posix = NULL, *v = NULL;
+	r = vfs_posix_new(root, start, um, &posix);
 	if (r < 0) {
 		log_error("cannot open jail %s for %s: %s", root, user, strerror(-r));
+		policy_free(pol);
+		return 1;
+	}
+	/* Every rule below all protocols: the engines only map the errors. */
+	struct vfs_policy_config pc = {
+	        .policy = pol,
+	        .state_fd = strcmp(argv[17], "state") == 0 ? STATE_FD : -1,
+	        .log = log_callback,
+	};
+	r = vfs_policy_wrap(posix, &pc, &v);
+	if (r < 0) {
+		log_error("policy for %s: %s", user, strerror(-r));
+		policy_free(pol);
 		return 1;
 	}
 	struct worker_log_ctx lc = {.user = user, .peer = peer, .port = port};
+	(void)ro; /* ReadOnly is in the policy, enforced by the policy layer */
 	struct fxp_engine_config ec = {
 	        .vfs = v,
-	        .read_only = ro,
+	        .check_file = true,
 	        .user = user,
 	        .home = start,
 	        .peer = peer,
@@ -225,12 +284,14 @@ worker_exec_main(int argc, char **argv)
 	    fxp_request_mask_from_names(argv[12], &ec.denied, &bad) < 0) {
 		log_error("DenyRequests: unknown request %s", bad ? bad : "?");
 		vfs_free(v);
+		policy_free(pol);
 		return 1;
 	}
 	if (strcmp(argv[13], "-") != 0) {
 		if (fxp_request_mask_from_names(argv[13], &ec.allowed, &bad) < 0) {
 			log_error("AllowRequests: unknown request %s", bad ? bad : "?");
 			vfs_free(v);
+			policy_free(pol);
 			return 1;
 		}
 		ec.have_allowed = true;
@@ -238,6 +299,7 @@ worker_exec_main(int argc, char **argv)
 	if (scp) {
 		int status = run_scp(v, &ec, argv[15], &lc, seccomp);
 		vfs_free(v);
+		policy_free(pol);
 		return status;
 	}
 	struct fxp_engine *e = NULL;
@@ -245,10 +307,12 @@ worker_exec_main(int argc, char **argv)
 	if (r < 0) {
 		log_error("sftp engine: %s", strerror(-r));
 		vfs_free(v);
+		policy_free(pol);
 		return 1;
 	}
 	int status = enter_sandbox(seccomp, user) < 0 ? 1 : fxp_loop_run(e, WORKER_FD, WORKER_FD);
 	fxp_engine_free(e);
 	vfs_free(v);
+	policy_free(pol);
 	return status;
 }

@@ -14,17 +14,20 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "berth/account.h"
 #include "berth/common.h"
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
+#include "berth/policy.h"
 #include "berth/vfs.h"
+#include "berth/vfs_policy.h"
 #include "berth/xmem.h"
 
 static _noreturn_ void
 usage(void)
 {
-	fprintf(stderr, "usage: berth-sftp-server [-ehR] [-d start_directory] [-f log_facility] "
-	                "[-j jail_directory]\n"
+	fprintf(stderr, "usage: berth-sftp-server [-ehR] [-A accounts_file] [-d start_directory] "
+	                "[-f log_facility] [-j jail_directory]\n"
 	                "\t[-l log_level] [-P denied_requests] [-p allowed_requests] [-u umask]\n"
 	                "       berth-sftp-server -Q protocol_feature\n");
 	exit(1);
@@ -110,10 +113,36 @@ parse_request_list(const char *list, const char *what)
 	return mask;
 }
 
+/* -A: the policy keywords of the user's stanza of a berth-accounts(5) file (or of its
+ * Defaults), wrapped around the VFS. */
+static struct policy *
+load_policy(const char *file, const char *user)
+{
+	struct berth_accounts *db = NULL;
+	struct berth_errors errs = BERTH_ERRORS_NULL;
+	int r = berth_accounts_load(file, &db, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		log_error("%s", errs.msgs[i]);
+	berth_errors_free(&errs);
+	if (r != 0)
+		log_fatal(255, "cannot use accounts file %s", file);
+	struct berth_config cfg;
+	struct berth_account *a = NULL;
+	berth_config_init_defaults(&cfg);
+	struct policy *p = berth_account_lookup(&cfg, db, user, &a) == 0
+	                           ? policy_dup(a->policy)
+	                           : policy_dup(berth_accounts_defaults_policy(db));
+	berth_account_free(a);
+	berth_config_free(&cfg);
+	berth_accounts_free(db);
+	return p;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *start_dir = NULL, *jail = NULL, *denied = NULL, *allowed = NULL;
+	const char *accounts = NULL;
 	enum log_level level = LOG_LEVEL_ERROR;
 	enum log_sink sink = LOG_SINK_SYSLOG;
 	int facility = LOG_AUTH;
@@ -138,7 +167,7 @@ main(int argc, char **argv)
 	        .pw_gid = pw->pw_gid,
 	};
 
-	while (!skipargs && (ch = getopt(argc, argv, "d:f:j:l:P:p:Q:u:cehR")) != -1) {
+	while (!skipargs && (ch = getopt(argc, argv, "A:d:f:j:l:P:p:Q:u:cehR")) != -1) {
 		switch (ch) {
 		case 'Q':
 			if (strcmp(optarg, "requests") != 0) {
@@ -164,6 +193,9 @@ main(int argc, char **argv)
 		case 'f':
 			if (log_facility_from_name(optarg, &facility) < 0)
 				log_error("Invalid log facility \"%s\"", optarg);
+			break;
+		case 'A':
+			accounts = optarg;
 			break;
 		case 'd':
 			start_dir = optarg;
@@ -231,6 +263,15 @@ main(int argc, char **argv)
 	if (!jail && (r = vfs_posix_set_special_files(vfs, true)) < 0)
 		log_fatal(255, "vfs: %s", strerror(-r));
 
+	struct policy *pol = NULL;
+	if (accounts) {
+		pol = load_policy(accounts, pw->pw_name);
+		struct vfs_policy_config pc = {
+		        .policy = pol, .state_fd = -1, .no_scan = true, .log = log_callback};
+		r = vfs_policy_wrap(vfs, &pc, &vfs);
+		if (r < 0)
+			log_fatal(255, "policy: %s", strerror(-r));
+	}
 	_cleanup_free_ char *home = NULL;
 	if (start_dir) {
 		_cleanup_free_ char *t = tilde_expand(start_dir, pw);
@@ -254,6 +295,7 @@ main(int argc, char **argv)
 	        .home = home,
 	        .peer = client_addr,
 	        .log = log_callback,
+	        .check_file = pol != NULL,
 	};
 	if (denied)
 		cfg.denied = parse_request_list(denied, "denied");
@@ -271,6 +313,7 @@ main(int argc, char **argv)
 	int status = fxp_loop_run_opts(engine, STDIN_FILENO, STDOUT_FILENO, &loop_opts);
 	fxp_engine_free(engine);
 	vfs_free(vfs);
+	policy_free(pol);
 	log_info("session closed for local user %s from [%s]", pw->pw_name, client_addr);
 	return status;
 }

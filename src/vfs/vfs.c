@@ -172,6 +172,35 @@ vfs_can_splice(const struct vfs_file *f)
 	return f->vfs->ops->splice_to != NULL;
 }
 
+int
+vfs_close_ex(struct vfs_file *f, unsigned flags, struct vfs_close_report *ret)
+{
+	*ret = (struct vfs_close_report){.published = true};
+	if (!f)
+		return 0;
+	if (f->vfs->ops->close_ex)
+		return f->vfs->ops->close_ex(f, flags, ret);
+	return vfs_close(f);
+}
+
+int
+vfs_tmpfile(struct vfs *v, const char *dirpath, uint32_t mode, struct vfs_file **ret)
+{
+	return v->ops->tmpfile ? v->ops->tmpfile(v, dirpath, mode, ret) : -EOPNOTSUPP;
+}
+
+int
+vfs_linkfile(struct vfs_file *f, const char *newpath)
+{
+	return DISPATCH(f->vfs, linkfile, f, newpath);
+}
+
+int
+vfs_retry_at(struct vfs *v, uint64_t *ret_ns)
+{
+	return DISPATCH(v, retry_at, v, ret_ns);
+}
+
 void
 vfs_free(struct vfs *v)
 {

@@ -86,14 +86,28 @@ full_path(struct posix_vfs *pv, const char *path)
 	return xasprintf("%s/%s", pv->cwd, path);
 }
 
+/* RESOLVE_NO_SYMLINKS when a layer above hands us canonical paths only (vfs.no_symlinks);
+ * realpath and chdir pass 0 since presenting a path means following its links. */
+static uint64_t
+strict_bits(const struct posix_vfs *pv)
+{
+	return pv->base.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
+}
+
 static int
-resolve(struct posix_vfs *pv, const char *path, uint64_t flags, uint64_t mode)
+resolve_ex(struct posix_vfs *pv, const char *path, uint64_t flags, uint64_t mode, uint64_t extra)
 {
 	_cleanup_free_ char *full = full_path(pv, path);
 	if (strlen(full) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return openat2_raw(pv->root_fd, full, flags | O_CLOEXEC, mode,
-	                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra);
+}
+
+static int
+resolve(struct posix_vfs *pv, const char *path, uint64_t flags, uint64_t mode)
+{
+	return resolve_ex(pv, path, flags, mode, strict_bits(pv));
 }
 
 /* Split @path into an O_PATH fd of its parent directory and the final component, for
@@ -101,7 +115,8 @@ resolve(struct posix_vfs *pv, const char *path, uint64_t flags, uint64_t mode)
  * Returns -EINVAL for "", ".", ".." and "/" finals: those name a directory by a
  * relation, not an entry that can be created, removed or renamed. */
 static int
-resolve_parent(struct posix_vfs *pv, const char *path, int *ret_dirfd, char **ret_leaf)
+resolve_parent_ex(struct posix_vfs *pv, const char *path, int *ret_dirfd, char **ret_leaf,
+                  uint64_t extra)
 {
 	_cleanup_free_ char *full = full_path(pv, path);
 	size_t n = strlen(full);
@@ -126,12 +141,18 @@ resolve_parent(struct posix_vfs *pv, const char *path, int *ret_dirfd, char **re
 		parent = full;
 	}
 	int dirfd = openat2_raw(pv->root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-	                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra);
 	if (dirfd < 0)
 		return dirfd;
 	*ret_dirfd = dirfd;
 	*ret_leaf = ptr_steal(&leaf_copy);
 	return 0;
+}
+
+static int
+resolve_parent(struct posix_vfs *pv, const char *path, int *ret_dirfd, char **ret_leaf)
+{
+	return resolve_parent_ex(pv, path, ret_dirfd, ret_leaf, strict_bits(pv));
 }
 
 static void
@@ -277,6 +298,15 @@ create_regular(struct posix_vfs *pv, const char *path, int oflags, uint32_t mode
 	return -EPERM;
 }
 
+static struct vfs_file *
+file_new(struct vfs *v, int fd)
+{
+	struct posix_file *pf = xcalloc(1, sizeof(*pf));
+	pf->base.vfs = v;
+	pf->fd = fd;
+	return &pf->base;
+}
+
 static int
 posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
 {
@@ -300,9 +330,7 @@ posix_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struc
 		fd = open_existing_regular(pv, path, oflags);
 	if (fd < 0)
 		return fd;
-	struct posix_file *pf = xcalloc(1, sizeof(*pf));
-	pf->base.vfs = v;
-	pf->fd = fd;
+	struct posix_file *pf = (struct posix_file *)file_new(v, fd);
 	if (pv->special_files) {
 		/* FIFOs, sockets and ttys have no offsets: data is read and written in
 		 * sequence (OpenSSH answers FAILURE there, its lseek fails). */
@@ -624,7 +652,7 @@ static int
 posix_realpath(struct vfs *v, const char *path, char **ret)
 {
 	struct posix_vfs *pv = to_posix(v);
-	_cleanup_close_ int fd = resolve(pv, path, O_PATH, 0);
+	_cleanup_close_ int fd = resolve_ex(pv, path, O_PATH, 0, 0);
 	if (fd >= 0)
 		return client_path_of_fd(pv, fd, ret);
 	if (fd != -ENOENT)
@@ -632,7 +660,7 @@ posix_realpath(struct vfs *v, const char *path, char **ret)
 	/* A missing final component is allowed (OpenSSH's sftp_realpath does so). */
 	_cleanup_close_ int dirfd = -1;
 	_cleanup_free_ char *leaf = NULL, *parent = NULL;
-	int r = resolve_parent(pv, path, &dirfd, &leaf);
+	int r = resolve_parent_ex(pv, path, &dirfd, &leaf, 0);
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;
 	r = client_path_of_fd(pv, dirfd, &parent);
@@ -745,7 +773,7 @@ static int
 posix_chdir(struct vfs *v, const char *path)
 {
 	struct posix_vfs *pv = to_posix(v);
-	_cleanup_close_ int fd = resolve(pv, path, O_PATH | O_DIRECTORY, 0);
+	_cleanup_close_ int fd = resolve_ex(pv, path, O_PATH | O_DIRECTORY, 0, 0);
 	if (fd < 0)
 		return fd;
 	char *canon;
@@ -755,6 +783,33 @@ posix_chdir(struct vfs *v, const char *path)
 	free(pv->cwd);
 	pv->cwd = canon;
 	return 0;
+}
+
+/* Atomic uploads (vfs_policy): an unnamed file in a directory, named once complete. */
+static int
+posix_tmpfile(struct vfs *v, const char *dirpath, uint32_t mode, struct vfs_file **ret)
+{
+	int fd = resolve(to_posix(v), dirpath, O_TMPFILE | O_RDWR, mode & 07777 & ~v->umask);
+	/* Old kernels answer EISDIR, some file systems EOPNOTSUPP or EINVAL. */
+	if (fd == -EISDIR || fd == -EINVAL || fd == -EOPNOTSUPP)
+		return -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
+	*ret = file_new(v, fd);
+	return 0;
+}
+
+static int
+posix_linkfile(struct vfs_file *f, const char *newpath)
+{
+	_cleanup_close_ int dirfd = -1;
+	_cleanup_free_ char *leaf = NULL;
+	int r = resolve_parent(to_posix(f->vfs), newpath, &dirfd, &leaf);
+	if (r < 0)
+		return r;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file_fd(f));
+	return linkat(AT_FDCWD, proc, dirfd, leaf, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
 static void
@@ -795,6 +850,8 @@ static const struct vfs_ops posix_ops = {
         .chdir = posix_chdir,
         .free = posix_free,
         .splice_to = posix_splice_to,
+        .tmpfile = posix_tmpfile,
+        .linkfile = posix_linkfile,
 };
 
 int

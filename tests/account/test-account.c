@@ -17,6 +17,7 @@
 #include "berth/account.h"
 #include "berth/authkeys.h"
 #include "berth/conf.h"
+#include "berth/policy.h"
 #include "berth/xmem.h"
 
 static char *
@@ -375,7 +376,129 @@ test_system_accounts(void **state)
 	assert_int_equal(a->allowed_methods, BERTH_AUTH_PUBLICKEY);
 	assert_string_equal(a->start_dir, "/"); /* jail = home */
 	berth_account_free(a);
+
+	/* System accounts get the policy keywords of the accounts file's Defaults. */
+	const char *accts = "Defaults\n  QuotaSize 5M\n  Permissions /etc none\n";
+	struct berth_accounts *db = NULL;
+	assert_int_equal(berth_accounts_load_string(accts, strlen(accts), "a", &db, &e), 0);
+	assert_int_equal(berth_account_lookup(&cfg, db, "daemon", &a), 0);
+	assert_true(policy_get(a->policy, POLICY_QUOTA_BYTES) == 5u << 20);
+	assert_int_equal(a->policy->n_dirs, 1);
+	berth_account_free(a);
+	berth_accounts_free(db);
 	berth_config_free(&cfg);
+}
+
+static void
+test_groups_and_policy(void **state)
+{
+	const char *text = "Defaults\n"                                   /* 1 */
+	                   "  Uid 2000\n  Gid 2000\n  Root /srv/%u\n"     /* 2-4 */
+	                   "  QuotaSize 1G\n"                             /* 5 */
+	                   "  AuthorizedKeysFile /etc/keys/%u\n"          /* 6 */
+	                   "Group partners\n"                             /* 7 */
+	                   "  Permissions / read-only\n"                  /* 8 */
+	                   "  Permissions /in upload-only   # drop box\n" /* 9 */
+	                   "  Filter /in *.csv,!*.exe\n"                  /* 10 */
+	                   "  UploadMode atomic\n"                        /* 11 */
+	                   "  Uid 3000\n"                                 /* 12 */
+	                   "Group auditors\n"                             /* 13 */
+	                   "  Inherit partners\n"                         /* 14 */
+	                   "  Permissions /in read-only\n"                /* 15 */
+	                   "  MaxLogins 2\n"                              /* 16 */
+	                   "Account acme\n"                               /* 17 */
+	                   "  QuotaSize 10G\n"                            /* 18 own line first */
+	                   "  Inherit partners\n"                         /* 19 */
+	                   "  AuthorizedKeysFile /etc/keys/extra\n"       /* 20 */
+	                   "Account audit\n"                              /* 21 */
+	                   "  Inherit partners, auditors\n"               /* 22 */
+	                   "  AuthorizedKeysFile none\n"                  /* 23 */
+	                   "  AuthorizedKeysFile /k\n"                    /* 24 */
+	                   "  Expires 2030-01-01\n";                      /* 25 */
+	struct berth_accounts *db = NULL;
+	struct berth_errors e = BERTH_ERRORS_NULL;
+	int r = berth_accounts_load_string(text, strlen(text), "accts", &db, &e);
+	for (size_t i = 0; i < e.n; i++)
+		print_error("%s\n", e.msgs[i]);
+	assert_int_equal(r, 0);
+	struct berth_config cfg;
+	berth_config_init_defaults(&cfg);
+	struct berth_account *a = NULL;
+
+	assert_int_equal(berth_account_lookup(&cfg, db, "acme", &a), 0);
+	assert_int_equal(a->uid, 3000); /* the group overrides Defaults */
+	assert_int_equal(a->gid, 2000);
+	assert_string_equal(a->root, "/srv/acme");
+	assert_int_equal(a->n_authorized_keys_files, 2);
+	assert_string_equal(a->authorized_keys_files[1], "/etc/keys/extra");
+	const struct policy *p = a->policy;
+	/* The account's own line wins although it precedes Inherit. */
+	assert_true(policy_get(p, POLICY_QUOTA_BYTES) == UINT64_C(10) << 30);
+	assert_int_equal(p->values[POLICY_QUOTA_BYTES].origin.line, 18);
+	assert_true(policy_get(p, POLICY_UPLOAD_MODE) == POLICY_UPLOAD_ATOMIC);
+	struct policy_verdict v;
+	assert_int_equal(policy_decide(p, POLICY_OP_UPLOAD, "/in/x.csv", 0, &v), 0);
+	assert_int_equal(policy_decide(p, POLICY_OP_UPLOAD, "/in/x.exe", 0, &v), -EACCES);
+	assert_int_equal(policy_decide(p, POLICY_OP_DOWNLOAD, "/in/x.csv", 0, &v), -EACCES);
+	_cleanup_free_ char *why = policy_verdict_describe(&v);
+	assert_string_equal(why, "denied download by Permissions /in upload-only at accts:9");
+	berth_account_free(a);
+
+	assert_int_equal(berth_account_lookup(&cfg, db, "audit", &a), 0);
+	assert_int_equal(a->n_authorized_keys_files, 1); /* none dropped the inherited ones */
+	assert_string_equal(a->authorized_keys_files[0], "/k");
+	assert_true(policy_get(a->policy, POLICY_MAX_LOGINS) == 2);
+	assert_true(policy_get(a->policy, POLICY_QUOTA_BYTES) == UINT64_C(1) << 30);
+	assert_int_equal(policy_decide(a->policy, POLICY_OP_DOWNLOAD, "/in/x.csv", 0, &v), 0);
+	assert_int_equal(v.steps[v.n - 2].origin->line, 15);
+	assert_int_equal(
+	        policy_check_login(a->policy, "192.0.2.1", 1900000000, POLICY_PROTO_SSH, &v),
+	        -EACCES);
+	berth_account_free(a);
+
+	/* The global ReadOnly is recorded with its origin. */
+	const char *conf = "ReadOnly yes\n";
+	struct berth_config rcfg;
+	assert_int_equal(berth_config_load_string(conf, strlen(conf), "berthd.conf", &rcfg, &e), 0);
+	assert_int_equal(berth_account_lookup(&rcfg, db, "acme", &a), 0);
+	assert_true(a->read_only);
+	assert_int_equal(policy_decide(a->policy, POLICY_OP_UPLOAD, "/in/x.csv", 0, &v), -EACCES);
+	_cleanup_free_ char *why2 = policy_verdict_describe(&v);
+	assert_string_equal(why2, "denied upload by ReadOnly yes (berthd.conf) at berthd.conf:1");
+	berth_account_free(a);
+	berth_config_free(&rcfg);
+	berth_config_free(&cfg);
+	berth_accounts_free(db);
+
+	/* Errors point at their lines. */
+	const char *bad = "Group g\n"                     /* 1 */
+	                  "  Password x\n"                /* 2 */
+	                  "  Permissions in full\n"       /* 3 */
+	                  "Group g\n"                     /* 4 duplicate */
+	                  "Account a\n"                   /* 5 */
+	                  "  Inherit nosuch\n"            /* 6 */
+	                  "  QuotaSize lots\n"            /* 7 */
+	                  "  Expires 2026-02-30\n"        /* 8 */
+	                  "  UploadMode fast\n"           /* 9 */
+	                  "  Uid 1\n  Gid 1\n  Root /r\n" /* 10-12 */
+	                  "Defaults\n"                    /* 13 */
+	                  "  Inherit g\n";                /* 14 */
+	r = berth_accounts_load_string(bad, strlen(bad), "b", &db, &e);
+	assert_int_equal(r, BERTH_ACCOUNT_E_INVALID);
+	static const char *const want[] = {
+	        "b:2: Password is not allowed in a Group",
+	        "b:3: Permissions: the directory must be an absolute path",
+	        "b:4: Group g: duplicate",
+	        "b:6: Inherit: unknown group \"nosuch\"",
+	        "b:7: QuotaSize: expected a size",
+	        "b:8: Expires: expected an ISO 8601 UTC date",
+	        "b:9: UploadMode: expected standard, atomic or atomic-resume",
+	        "b:14: Inherit is not allowed in Defaults",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		if (!berth_errors_find(&e, want[i]))
+			fail_msg("missing error \"%s\"", want[i]);
+	berth_errors_free(&e);
 }
 
 static void
@@ -434,10 +557,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_passwords),       cmocka_unit_test(test_mkpasswd_output),
-	        cmocka_unit_test(test_accounts_file),   cmocka_unit_test(test_accounts_errors),
-	        cmocka_unit_test(test_access_policy),   cmocka_unit_test(test_method_chains),
-	        cmocka_unit_test(test_system_accounts), cmocka_unit_test(test_config_check),
+	        cmocka_unit_test(test_passwords),         cmocka_unit_test(test_mkpasswd_output),
+	        cmocka_unit_test(test_accounts_file),     cmocka_unit_test(test_accounts_errors),
+	        cmocka_unit_test(test_access_policy),     cmocka_unit_test(test_method_chains),
+	        cmocka_unit_test(test_system_accounts),   cmocka_unit_test(test_config_check),
+	        cmocka_unit_test(test_groups_and_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

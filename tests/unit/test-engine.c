@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "berth/common.h"
+#include "berth/policy.h"
+#include "berth/vfs_policy.h"
 #include "berth/xmem.h"
 #include "fxp-internal.h"
 
@@ -725,6 +727,158 @@ test_extensions(void **state)
 	fixture_free(fx);
 }
 
+static void
+test_check_file(void **state)
+{
+	/* Off by default (OpenSSH's extension list exactly), unknown then. */
+	struct fixture *fx = fixture_new(false, 0);
+	send_init(fx);
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, 1 << 20);
+	xbuf_put_u8(&b, FXP_EXTENDED);
+	xbuf_put_u32(&b, 1);
+	xbuf_put_cstring(&b, "check-file-name");
+	xbuf_put_cstring(&b, "/f");
+	xbuf_put_cstring(&b, "sha256");
+	xbuf_put_u64(&b, 0);
+	xbuf_put_u64(&b, 0);
+	xbuf_put_u32(&b, 0);
+	frame_feed(fx, &b);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	assert_int_equal(expect_status(fx, 1), FX_OP_UNSUPPORTED);
+	fxp_engine_free(fx->e);
+
+	fx->cfg.check_file = true;
+	assert_int_equal(fxp_engine_new(&fx->cfg, &fx->e), 0);
+	send_init(fx);
+	char *p = xasprintf("%s/f", fx->dir);
+	FILE *f = fopen(p, "w");
+	fputs("abc", f);
+	fclose(f);
+	free(p);
+	static const uint8_t sha256_abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+	                                       0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+	                                       0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+	                                       0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	xbuf_put_u8(&b, FXP_EXTENDED);
+	xbuf_put_u32(&b, 2);
+	xbuf_put_cstring(&b, "check-file-name");
+	xbuf_put_cstring(&b, "/f");
+	xbuf_put_cstring(&b, "crc32,sha256,md5");
+	xbuf_put_u64(&b, 0);
+	xbuf_put_u64(&b, 0);
+	xbuf_put_u32(&b, 0);
+	frame_feed(fx, &b);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	size_t n;
+	_cleanup_free_ uint8_t *r = take_reply(fx, &n);
+	_cleanup_xbuf_ struct xbuf want = XBUF_NULL;
+	xbuf_init(&want, 1024);
+	xbuf_put_u8(&want, FXP_EXTENDED_REPLY);
+	xbuf_put_u32(&want, 2);
+	xbuf_put_cstring(&want, "check-file");
+	xbuf_put_cstring(&want, "sha256");
+	xbuf_put(&want, sha256_abc, sizeof(sha256_abc));
+	assert_int_equal(n, xbuf_len(&want));
+	assert_memory_equal(r, xbuf_ptr(&want), n);
+
+	/* No common algorithm; block size below 256; missing file. */
+	const struct {
+		const char *path, *algs;
+		uint32_t block, status;
+	} bad[] = {
+	        {"/f", "crc32", 0, FX_FAILURE},
+	        {"/f", "sha256", 100, FX_BAD_MESSAGE},
+	        {"/nope", "sha256", 0, FX_NO_SUCH_FILE},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		xbuf_put_u8(&b, FXP_EXTENDED);
+		xbuf_put_u32(&b, 10 + (uint32_t)i);
+		xbuf_put_cstring(&b, "check-file-name");
+		xbuf_put_cstring(&b, bad[i].path);
+		xbuf_put_cstring(&b, bad[i].algs);
+		xbuf_put_u64(&b, 0);
+		xbuf_put_u64(&b, 0);
+		xbuf_put_u32(&b, bad[i].block);
+		frame_feed(fx, &b);
+		assert_int_equal(fxp_engine_process(fx->e), 0);
+		assert_int_equal(expect_status(fx, 10 + (uint32_t)i), bad[i].status);
+	}
+	fixture_free(fx);
+}
+
+static void
+read_req(struct fixture *fx, struct xbuf *b, uint32_t id, const uint8_t *h, size_t hl)
+{
+	xbuf_put_u8(b, FXP_READ);
+	xbuf_put_u32(b, id);
+	xbuf_put_string(b, h, hl);
+	xbuf_put_u64(b, 0);
+	xbuf_put_u32(b, 200000);
+	frame_feed(fx, b);
+}
+
+static void
+test_bandwidth_wait(void **state)
+{
+	/* An engine over the policy layer with DownloadBandwidth: the second read must wait;
+	 * it stays queued (no reply, nothing lost) and runs once its time has come. */
+	struct fixture *fx = fixture_new(false, 0);
+	char *p = xasprintf("%s/f", fx->dir);
+	FILE *f = fopen(p, "w");
+	for (int i = 0; i < 200000; i++)
+		fputc('x', f);
+	fclose(f);
+	free(p);
+	fxp_engine_free(fx->e);
+	struct policy *pol = policy_new();
+	const char *err;
+	assert_int_equal(policy_set_keyword(pol, "DownloadBandwidth", "1M", "t", 1, &err), 0);
+	struct vfs_policy_config pc = {.policy = pol, .state_fd = -1};
+	assert_int_equal(vfs_policy_wrap(fx->v, &pc, &fx->v), 0);
+	fx->cfg.vfs = fx->v;
+	assert_int_equal(fxp_engine_new(&fx->cfg, &fx->e), 0);
+	send_init(fx);
+	_cleanup_xbuf_ struct xbuf b = XBUF_NULL;
+	xbuf_init(&b, 1 << 20);
+	xbuf_put_u8(&b, FXP_OPEN);
+	xbuf_put_u32(&b, 1);
+	xbuf_put_cstring(&b, "/f");
+	xbuf_put_u32(&b, FXF_READ);
+	xbuf_put_u32(&b, 0);
+	frame_feed(fx, &b);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	size_t n;
+	_cleanup_free_ uint8_t *hr = take_reply(fx, &n);
+	assert_int_equal(hr[0], FXP_HANDLE);
+	const uint8_t *h = hr + 9; /* type, id, string length */
+	read_req(fx, &b, 2, h, 8);
+	read_req(fx, &b, 3, h, 8);
+	assert_int_equal(fxp_engine_process(fx->e), 0);
+	_cleanup_free_ uint8_t *d1 = take_reply(fx, &n);
+	assert_int_equal(d1[0], FXP_DATA);
+	/* 200000 bytes at 1 MiB/s: the second read waits ~90 ms past the burst. */
+	assert_true(fxp_engine_wait_until(fx->e) != 0);
+	assert_true(fxp_engine_has_pending(fx->e));
+	size_t len;
+	fxp_engine_output(fx->e, &len);
+	assert_int_equal(len, 0);
+	/* Processing again before its time changes nothing; after it, the read runs. */
+	for (int i = 0; i < 100000 && fxp_engine_wait_until(fx->e); i++) {
+		assert_int_equal(fxp_engine_process(fx->e), 0);
+		fxp_engine_output(fx->e, &len);
+		if (len)
+			break;
+		usleep(1000);
+	}
+	_cleanup_free_ uint8_t *d2 = take_reply(fx, &n);
+	assert_non_null(d2);
+	assert_int_equal(d2[0], FXP_DATA);
+	assert_false(fxp_engine_has_pending(fx->e));
+	fixture_free(fx);
+	policy_free(pol);
+}
+
 int
 main(void)
 {
@@ -742,6 +896,8 @@ main(void)
 	        cmocka_unit_test(test_file_output_backpressure_and_order),
 	        cmocka_unit_test(test_file_output_freed_with_segments),
 	        cmocka_unit_test(test_extensions),
+	        cmocka_unit_test(test_check_file),
+	        cmocka_unit_test(test_bandwidth_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
