@@ -128,6 +128,7 @@ enum {
 	O_RO,
 	O_RW,
 	O_METHODS,
+	O_INHERIT,
 	O_KEYSFILE,
 	O_PASSWORD,
 	O_PASSWORD_STDIN,
@@ -164,6 +165,7 @@ static const struct option edit_longopts[] = {
         {"read-only", no_argument, NULL, O_RO},
         {"read-write", no_argument, NULL, O_RW},
         {"authentication-methods", required_argument, NULL, O_METHODS},
+        {"inherit", required_argument, NULL, O_INHERIT},
         {"authorized-keys-file", required_argument, NULL, O_KEYSFILE},
         {"password", no_argument, NULL, O_PASSWORD},
         {"password-stdin", no_argument, NULL, O_PASSWORD_STDIN},
@@ -218,6 +220,8 @@ static const char settings_help[] =
         "  --start-directory PATH StartDirectory\n"
         "  --read-only, --read-write   ReadOnly yes / no\n"
         "  --authentication-methods M  AuthenticationMethods\n"
+        "  --inherit GROUP[,GROUP...]  Inherit: the groups to inherit from, in order\n"
+        "                         (replaces the Inherit lines)\n"
         "  --authorized-keys-file PATH one more AuthorizedKeysFile\n";
 static const char account_help[] =
         "  --password             ask for a password on the terminal (twice, not echoed);\n"
@@ -289,6 +293,9 @@ parse_options(struct ctl *c, const struct ctl_command *cmd, struct edit_req *q, 
 			break;
 		case O_METHODS:
 			rc = push_friendly(q, OP_SET, "AuthenticationMethods", optarg, false);
+			break;
+		case O_INHERIT:
+			rc = push_friendly(q, OP_SET, "Inherit", optarg, false);
 			break;
 		case O_KEYSFILE:
 			rc = push_friendly(q, OP_ADD, "AuthorizedKeysFile", optarg, true);

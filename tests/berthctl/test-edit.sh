@@ -119,8 +119,6 @@ rc=$(status ctl account add zed --root /nonexistent/zed --key "$T/other_key.pub"
 [[ $rc == 1 ]] && grep -q "Root /nonexistent/zed: No such file" "$T/status.err" || fail "missing Root not refused ($rc)"
 rc=$(status ctl account add zed)
 [[ $rc == 1 ]] && grep -q "no Password and no keys" "$T/status.err" || fail "an account nobody can log in to was not refused"
-rc=$(status ctl group add partners --read-only)
-[[ $rc == 1 ]] || fail "group add before the parser knows Group: exit $rc"
 rc=$(status ctl account frobnicate carol)
 [[ $rc == 2 ]] || fail "unknown subcommand: exit status $rc"
 rc=$(status ctl account show nobody)
@@ -136,6 +134,32 @@ rc=$(status ctl account modify carol --read-write)
 grep -q "warning: .*Root .*dave.*had this problem before" "$T/status.err" || fail "old problem not reported as a warning"
 mkdir "$T/r/dave"
 ok "problems the file already had are warnings, not blockers"
+
+# --- groups: placed before the first account, inherited, protected while in use ---
+cp "$T/accounts" "$T/before"
+cp "$T/accounts" "$T/pre-group"
+ctl group add partners --read-only --add 'Permissions=/ list,download' >/dev/null || fail "group add"
+diff "$T/before" "$T/accounts" >"$T/diff" || true
+grep -q '^[<]' "$T/diff" && fail "group add changed existing lines: $(cat "$T/diff")"
+printf 'Group partners\n\tReadOnly yes\n\tPermissions / list,download\n' | diff -u - <(ctl group show partners) || fail "group show"
+[[ $(grep -n '^Group partners$' "$T/accounts" | cut -d: -f1) -lt $(grep -n '^Account ' "$T/accounts" | head -1 | cut -d: -f1) ]] || fail "the group is not above the first account"
+ctl account modify dave --inherit partners >/dev/null || fail "--inherit"
+grep -qx $'\tInherit partners' "$T/accounts" || fail "no Inherit line"
+ctl account show --effective dave | grep -qx "readonly yes" || fail "the group's ReadOnly does not apply to dave"
+cp "$T/accounts" "$T/before"
+rc=$(status ctl group remove partners)
+[[ $rc == 1 ]] && grep -q 'Inherit: unknown group "partners"' "$T/status.err" || fail "a group in use was removed ($rc)"
+cmp -s "$T/before" "$T/accounts" || fail "the file changed after a refused group remove"
+rc=$(status ctl group add secret --set 'Password=$y$j9T$x$y')
+[[ $rc == 1 ]] || fail "a Password in a group was accepted"
+ctl group modify partners --read-write >/dev/null || fail "group modify"
+ctl account show --effective dave | grep -qx "readonly no" || fail "group modify does not reach dave"
+[[ $(ctl group list) == partners ]] || fail "group list: $(ctl group list)"
+ctl account modify dave --unset Inherit >/dev/null || fail "--unset Inherit"
+ctl group remove partners >/dev/null || fail "group remove"
+cmp -s "$T/pre-group" "$T/accounts" || fail "group add + --inherit + --unset Inherit + group remove did not restore the file byte for byte"
+[[ -z $(ctl group list) ]] || fail "group list after remove"
+ok "group add/modify/remove/list/show against the parser's Group stanzas; --inherit; a group in use cannot be removed"
 
 # --- show prints the stanza as written ---
 ctl account show carol >"$T/out"

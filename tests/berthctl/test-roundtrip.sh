@@ -78,6 +78,17 @@ can_password "$ALICE_PW" || fail "password refused after key remove"
 ctl key remove alice "$fp" 2>"$T/err" && fail "removing a missing key succeeded"
 ok "key remove by fingerprint: key refused, password still works"
 
+# --- a group's settings reach a real login ---
+ctl group add readers --read-only >/dev/null || fail "group add"
+ctl account modify alice --inherit readers >/dev/null || fail "--inherit readers"
+echo "put $T/up.bin ro.bin" >"$T/b3"
+sftp_password "$T/b3" "$ALICE_PW" alice >/dev/null 2>&1 && fail "upload allowed for an account in a ReadOnly group"
+[[ -e $ALICE_ROOT/ro.bin ]] && fail "ro.bin was written"
+ctl account modify alice --unset Inherit >/dev/null || fail "--unset Inherit"
+sftp_password "$T/b3" "$ALICE_PW" alice >/dev/null || fail "upload refused after leaving the group"
+ctl group remove readers >/dev/null || fail "group remove"
+ok "group: a ReadOnly group refuses the member's upload; leaving it allows it again"
+
 # --- the password is never an argument ---
 set +e
 ctl account modify alice --password "secret-on-the-command-line" 2>"$T/err"
