@@ -17,10 +17,15 @@
 
 #include "ssh-internal.h"
 
-#define PUMP_CHUNK      (64 * 1024)
-#define PUMP_QUEUE      (512 * 1024)      /* each direction, each channel */
-#define PUMP_WRITE_MAX  (256 * 1024)      /* one channel's share of a round */
-#define PEER_BUFFER_CAP (4 * 1024 * 1024) /* our window is 1.28 MB (libssh 0.10) */
+#define PUMP_CHUNK     (64 * 1024)
+#define PUMP_QUEUE     (512 * 1024) /* worker -> client, each channel */
+#define PUMP_WRITE_MAX (256 * 1024) /* one channel's share of a round */
+/* client -> worker, each channel: more than libssh 0.10's window (1,280,000 bytes), so
+ * that everything libssh buffers for a channel fits the queue (see chan_read_client). */
+#define PUMP_IN_QUEUE (2 * 1024 * 1024)
+/* An honest peer makes libssh buffer at most PUMP_IN_QUEUE + one window; beyond this
+ * the peer sent past the window it was granted. */
+#define PEER_BUFFER_CAP (6 * 1024 * 1024)
 
 /* One session channel and, once a session runs on it, its worker. */
 struct chan {
@@ -222,7 +227,7 @@ net_channel_open(ssh_session session, void *ud)
 	struct chan *c = xcalloc(1, sizeof(*c));
 	c->ch = ch;
 	c->wfd = -1;
-	xbuf_init(&c->to_worker, PUMP_QUEUE);
+	xbuf_init(&c->to_worker, PUMP_IN_QUEUE);
 	xbuf_init(&c->from_worker, PUMP_QUEUE);
 	n->chans[n->n_chans++] = c;
 	n->last_activity = net_now();
@@ -260,12 +265,31 @@ chan_finish(struct net *n, struct chan *c)
 	c->done = true;
 }
 
-/* True when this round reads the client's data into the queue (so libssh's buffer
- * for the channel shrinks rather than grows). */
 static bool
-chan_reading(const struct chan *c)
+chan_read_client(struct chan *c, uint8_t *tmp, int held)
 {
-	return c->wfd >= 0 && !c->in_eof && xbuf_avail(&c->to_worker) >= PUMP_CHUNK;
+	if (held == SSH_EOF || held == SSH_ERROR) {
+		c->in_eof = true;
+		return false;
+	}
+	if (held < 0 || (size_t)held > xbuf_avail(&c->to_worker))
+		return false; /* the window stays shut until the worker takes more */
+	bool moved = false;
+	while (!c->in_eof && xbuf_avail(&c->to_worker) > 0) {
+		uint32_t want = (uint32_t)MIN((size_t)PUMP_CHUNK, xbuf_avail(&c->to_worker));
+		int r = ssh_channel_read_nonblocking(c->ch, tmp, want, 0);
+		if (r > 0) {
+			xbuf_put(&c->to_worker, tmp, (size_t)r);
+			moved = true;
+		} else if (r == SSH_EOF || r == SSH_ERROR) {
+			c->in_eof = true;
+		} else {
+			if (ssh_channel_is_eof(c->ch) && ssh_channel_poll(c->ch, 0) == SSH_EOF)
+				c->in_eof = true;
+			break;
+		}
+	}
+	return moved;
 }
 
 /* Move what can move on one channel without blocking. */
@@ -276,9 +300,9 @@ chan_pump(struct net *n, struct chan *c, uint8_t *tmp, time_t now)
 	bool progressed = false;
 
 	/* libssh 0.10 buffers data past the window it granted; a peer that ignores the
-	 * window is cut off instead of growing this process. (Only a channel we are not
-	 * reading can grow; ssh_channel_poll may cost a poll(2).) */
-	if (!chan_reading(c) && ssh_channel_poll(c->ch, 0) > PEER_BUFFER_CAP) {
+	 * window is cut off instead of growing this process. */
+	int held = c->in_eof ? 0 : ssh_channel_poll(c->ch, 0);
+	if (held > PEER_BUFFER_CAP) {
 		NOTE(n, LOG_LEVEL_INFO, "Disconnecting %s port %u: peer ignores the channel window",
 		     n->c->peer_addr, n->c->peer_port);
 		return PUMP_FATAL;
@@ -289,20 +313,8 @@ chan_pump(struct net *n, struct chan *c, uint8_t *tmp, time_t now)
 			c->done = true;
 		return PUMP_IDLE;
 	}
-	/* client -> queue, only while the queue has room (else the window stays shut) */
-	while (!c->in_eof && xbuf_avail(&c->to_worker) >= PUMP_CHUNK) {
-		int r = ssh_channel_read_nonblocking(c->ch, tmp, PUMP_CHUNK, 0);
-		if (r > 0) {
-			xbuf_put(&c->to_worker, tmp, (size_t)r);
-			progressed = true;
-		} else if (r == SSH_EOF || r == SSH_ERROR) {
-			c->in_eof = true;
-		} else {
-			if (ssh_channel_is_eof(c->ch) && ssh_channel_poll(c->ch, 0) == SSH_EOF)
-				c->in_eof = true;
-			break;
-		}
-	}
+	if (!c->in_eof && chan_read_client(c, tmp, held))
+		progressed = true;
 	/* queue -> worker */
 	while (xbuf_len(&c->to_worker) > 0) {
 		ssize_t w = write(c->wfd, xbuf_ptr(&c->to_worker), xbuf_len(&c->to_worker));
@@ -394,13 +406,13 @@ release_done(struct net *n)
 	n->n_chans = j;
 }
 
-/* True when some channel's libssh buffer already holds a full queue's worth. */
+/* True when some channel's libssh buffer already holds more than its queue can take. */
 static bool
 chan_backlog(struct net *n)
 {
 	for (size_t i = 0; i < n->n_chans; i++)
-		if (!chan_reading(n->chans[i]) &&
-		    ssh_channel_poll(n->chans[i]->ch, 0) >= (int)PUMP_QUEUE)
+		if (n->chans[i]->wfd >= 0 && !n->chans[i]->in_eof &&
+		    ssh_channel_poll(n->chans[i]->ch, 0) > (int)xbuf_avail(&n->chans[i]->to_worker))
 			return true;
 	return false;
 }
