@@ -157,52 +157,37 @@ split(const char *path, char **ret_parent, char **ret_leaf)
 	return 0;
 }
 
-/* The path of the entry @path names, its final component not followed: the canonical
- * parent (kernel-resolved) plus the name. 1 for a final component that names no entry. */
-static int
-canon_leaf(struct pvfs *pv, const char *path, char **ret)
+int
+vfs_policy_resolve(struct vfs *inner, const char *path, bool follow, char **ret)
 {
+	if (follow)
+		return vfs_realpath(inner, path[0] ? path : ".", ret);
+	/* The entry itself: the canonical parent (kernel-resolved) plus the name. */
 	_cleanup_free_ char *parent = NULL, *leaf = NULL, *cparent = NULL;
 	int r = split(path, &parent, &leaf);
 	if (r != 0)
 		return r;
-	if ((r = vfs_realpath(pv->inner, parent, &cparent)) < 0)
+	if ((r = vfs_realpath(inner, parent, &cparent)) < 0)
 		return r;
 	*ret = join(cparent, leaf);
 	return 0;
 }
 
-/* The canonical form @path has if it contains no symbolic link: absolute (from the
- * working directory), "//" collapsed, no trailing slash. False for paths with "." or ".."
- * components (their meaning depends on links), which always take the resolved route. */
+/* The path of the entry @path names, its final component not followed. 1 for a final
+ * component that names no entry. */
+static int
+canon_leaf(struct pvfs *pv, const char *path, char **ret)
+{
+	return vfs_policy_resolve(pv->inner, path, false, ret);
+}
+
+/* The canonical form @path has if it contains no symbolic link (policy_path_lexical());
+ * false for paths with "." or ".." components (their meaning depends on links), which
+ * always take the resolved route. */
 static bool
 lexical(struct pvfs *pv, const char *path, char **ret)
 {
-	size_t n = strlen(path);
-	if (n == 0 || n >= PATH_MAX)
-		return false;
-	const char *base = path[0] == '/' || strcmp(pv->cwd, "/") == 0 ? "" : pv->cwd;
-	char *out = xmalloc(strlen(base) + n + 2), *o = stpcpy(out, base);
-	for (const char *c = path; *c;) {
-		while (*c == '/')
-			c++;
-		size_t len = strcspn(c, "/");
-		if (len == 0)
-			break;
-		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) {
-			free(out);
-			return false;
-		}
-		*o++ = '/';
-		memcpy(o, c, len);
-		o += len;
-		c += len;
-	}
-	if (o == out)
-		*o++ = '/';
-	*o = '\0';
-	*ret = out;
-	return true;
+	return policy_path_lexical(pv->cwd, path, 0, ret) == 0;
 }
 
 /* Path of an entry for a decision and for the inner call: canonical with rules, else the
@@ -237,7 +222,7 @@ path_follow(struct pvfs *pv, const char *path, char **ret)
 		pv->lexical = true;
 		return 0;
 	}
-	return vfs_realpath(pv->inner, path[0] ? path : ".", ret);
+	return vfs_policy_resolve(pv->inner, path, true, ret);
 }
 
 /* Run one path operation: on lexical paths first, then, if that met a symlink or was
