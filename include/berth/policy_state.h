@@ -91,6 +91,13 @@ int policy_state_attach(struct policy_state *s,
  */
 int policy_state_reserve(struct policy_state *s, uint64_t bytes, uint64_t files, uint64_t max_bytes,
                          uint64_t max_files);
+/**
+ * policy_state_touch() - a change reserved earlier has reached the disk (a write landed, a
+ * file was created): a policy_state_rescan() walking meanwhile walks again, so it never
+ * stores a walk that saw the file before the change while the counter already held it.
+ * @s: state.
+ */
+void policy_state_touch(struct policy_state *s);
 /* Give back; the counters never go below zero. */
 void policy_state_release(struct policy_state *s, uint64_t bytes, uint64_t files);
 /* Current usage. */
@@ -138,9 +145,13 @@ struct policy_state_rescan_report {
  * @store_anyway: then the walk's result is stored plus whatever was added during it (an
  * upload in flight is over-counted by at most what it wrote during the walk, never
  * under-counted; a file deleted during the walk may still be counted).
- * One case the check cannot see: a write reserved before the walk whose data reaches
- * the disk after the walk passed its file (one write request per session, in flight
- * for the whole walk) is missing from the result.
+ * The policy layer reserves before it writes and gives back after it deletes, and
+ * tells the state when a reserved change landed (policy_state_touch()), so a change in
+ * flight while the walk passes its file disturbs the walk. What the check cannot see:
+ * a session stalled between its disk change and the counter update (or the touch) for
+ * the whole rest of a walk; its one change in flight is then missing from the usage (a
+ * write that landed after the walk passed its file, or a delete given back after the
+ * walk had already not counted the file).
  * @s: state (a real file).
  * @scan: walks the jail; 0 with bytes and regular files, or -errno.
  * @ctx: for @scan.

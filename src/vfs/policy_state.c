@@ -439,6 +439,12 @@ policy_state_reserve(struct policy_state *s, uint64_t bytes, uint64_t files, uin
 }
 
 void
+policy_state_touch(struct policy_state *s)
+{
+	changed(s);
+}
+
+void
 policy_state_release(struct policy_state *s, uint64_t bytes, uint64_t files)
 {
 	if (bytes)

@@ -303,6 +303,15 @@ release(struct pvfs *pv, uint64_t bytes, uint64_t files)
 		policy_state_release(pv->st, bytes, files);
 }
 
+/* A change reserved earlier has reached the disk: a quota rescan walking meanwhile walks
+ * again (policy_state_touch()). */
+static void
+landed(struct pvfs *pv)
+{
+	if (pv->quota)
+		policy_state_touch(pv->st);
+}
+
 static void
 pf_volatile(struct pfile *pf, int64_t bytes, int64_t files)
 {
@@ -541,6 +550,7 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 					return r;
 				r = vfs_open(pv->inner, p, flags | VFS_O_EXCL, mode, &in);
 				if (r == 0) {
+					landed(pv);
 					created = true;
 					goto opened;
 				}
@@ -837,6 +847,8 @@ p_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size_t *
 	}
 	pf->size = MAX(pf->size, end);
 	pf_volatile(pf, (int64_t)growth, 0);
+	if (growth)
+		landed(pv);
 	track_write(pf, at, end);
 	track_hash(pf, buf, at, len);
 	return 0;
@@ -896,6 +908,8 @@ p_fsetattr(struct vfs_file *f, const struct vfs_attr *a)
 				release(pv, a->size - old, 0);
 			return r;
 		}
+		if (a->size > old)
+			landed(pv);
 		if (a->size < old)
 			release(pv, old - a->size, 0);
 		if (pf->write) {
@@ -1143,6 +1157,8 @@ p_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *ds
 	uint64_t grew = real_end > pd->size ? real_end - pd->size : 0;
 	release(pv, growth - MIN(growth, grew), 0);
 	pf_volatile(pd, (int64_t)grew, 0);
+	if (grew)
+		landed(pv);
 	pd->size = MAX(pd->size, real_end);
 	track_write(pd, at, real_end);
 	pd->hash_seq = false;
@@ -1236,6 +1252,8 @@ setattr_once(struct vfs *v, const char *path, bool follow, const struct vfs_attr
 			release(pv, a->size - old, 0);
 		if (r < 0)
 			return r;
+		if (reg && a->size > old)
+			landed(pv);
 		if (reg && a->size < old)
 			release(pv, old - a->size, 0);
 		rest.valid &= ~VFS_ATTR_SIZE;
@@ -1443,6 +1461,8 @@ link_once(struct vfs *v, const char *oldpath, const char *newpath)
 	r = vfs_link(pv->inner, o, n);
 	if (r < 0 && reg)
 		release(pv, size, 1);
+	else if (reg)
+		landed(pv);
 	return r;
 }
 
