@@ -167,14 +167,22 @@ access_refused(struct explain *e, struct report_section *s, int r, const char *w
 		o = &e->cfg->origin_allow_users;
 	else if (r == BERTH_ACCOUNT_E_DENIED && !a->has_methods)
 		o = &e->cfg->origin_auth_methods;
-	if (o)
-		report_item(s, REPORT_DENIES, "account", NULL, o->file, o->line,
-		            why ? why : "refused", NULL);
-	else
-		report_item_at(s, REPORT_DENIES, "account", NULL,
-		               a->kind == BERTH_ACCOUNT_VIRTUAL ? a->source : NULL,
-		               why ? why : "refused", NULL);
-	report_decide(s, false, "login refused: %s", why ? why : "refused");
+	if (!why)
+		why = "refused";
+	if (o) {
+		report_item(s, REPORT_DENIES, "account", NULL, o->file, o->line, why, NULL);
+		if (o->file)
+			report_decide(s, false, "login refused: %s at %s:%u", why, o->file,
+			              o->line);
+		else
+			report_decide(s, false, "login refused: %s", why);
+	} else if (a->kind == BERTH_ACCOUNT_VIRTUAL) {
+		report_item_at(s, REPORT_DENIES, "account", NULL, a->source, why, NULL);
+		report_decide(s, false, "login refused: %s at %s", why, a->source);
+	} else {
+		report_item(s, REPORT_DENIES, "account", NULL, NULL, 0, why, NULL);
+		report_decide(s, false, "login refused: %s", why);
+	}
 }
 
 static char *

@@ -262,10 +262,14 @@ quota_rescan(struct ctl *c, int argc, char **argv)
 	printf("%s: %llu bytes in %llu files", a->name, (unsigned long long)rep.bytes,
 	       (unsigned long long)rep.files);
 	if (rep.old_valid)
-		printf(" (recorded before: %llu bytes in %llu files)\n",
+		printf(" (recorded before: %llu bytes in %llu files)",
 		       (unsigned long long)rep.old_bytes, (unsigned long long)rep.old_files);
 	else
-		printf(" (recorded before: unknown)\n");
+		printf(" (recorded before: unknown)");
+	if (sc.walks > 1)
+		printf("; %u walks, sessions changed the usage during %u of them", sc.walks,
+		       sc.walks - (r == 0));
+	printf("\n");
 	if (r == POLICY_STATE_BUSY)
 		ctl_warn("sessions of %s kept changing the usage during %u walks in %u s; stored "
 		         "the last walk plus what was added during it (it may count up to %llu "

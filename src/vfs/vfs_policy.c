@@ -1628,9 +1628,10 @@ vfs_policy_scan(struct vfs *v, uint64_t *ret_bytes, uint64_t *ret_files)
 		struct vfs_dir *d;
 		if ((r = vfs_opendir(v, dir, &d)) < 0) {
 			free(dir);
-			if (r == -ENOENT || r == -EACCES || r == -ENOTDIR)
-				continue; /* gone meanwhile, or not ours to read */
-			break;
+			if (r != -ENOENT && r != -EACCES && r != -ENOTDIR)
+				break;
+			r = 0; /* gone meanwhile, or not ours to read */
+			continue;
 		}
 		const char *name;
 		struct vfs_attr a;
