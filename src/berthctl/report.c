@@ -11,9 +11,12 @@
 #include "berth/xmem.h"
 #include "report.h"
 
+/* A heap string from @fmt, or NULL when there is no format. */
 static char *
 vformat(const char *fmt, va_list ap)
 {
+	if (!fmt)
+		return NULL;
 	va_list aq;
 	va_copy(aq, ap);
 	int n = vsnprintf(NULL, 0, fmt, aq);
@@ -98,7 +101,7 @@ item_v(struct report_section *s, enum report_mark mark, const char *kind, const 
 	        .kind = xstrdup(kind),
 	        .op = dup_or_null(op),
 	        .text = xstrdup(text ? text : "?"),
-	        .detail = detail_fmt ? vformat(detail_fmt, ap) : NULL,
+	        .detail = vformat(detail_fmt, ap),
 	        .file = file ? xstrndup(file, file_len) : NULL,
 	        .line = line,
 	};
@@ -190,12 +193,9 @@ report_decide(struct report_section *s, bool allowed, const char *fmt, ...)
 	s->decided = true;
 	s->allowed = allowed;
 	free(s->decision);
-	s->decision = NULL;
-	if (fmt) {
-		va_start(ap, fmt);
-		s->decision = vformat(fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	s->decision = vformat(fmt, ap);
+	va_end(ap);
 }
 
 bool
