@@ -15,26 +15,8 @@ ctl() { "$BERTHCTL" -f "$T/berthd.conf" "$@"; }
 setup_keys
 write_accounts
 cp "$T/client_key.pub" "$T/authorized_keys"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ro_key" -C ro
-chmod 600 "$T/ro_key"
-echo "command=\"internal-sftp -R\" $(cat "$T/ro_key.pub")" >"$T/ro_keys"
-chmod 644 "$T/ro_keys"
-
-# account NAME [lines...]: a virtual account with its own jail $T/root-NAME
-account() {
-	local name=$1
-	shift
-	mkdir -p "$T/root-$name"
-	{
-		echo
-		echo "Account $name"
-		echo "	Uid $ACCT_UID"
-		echo "	Gid $ACCT_GID"
-		echo "	Root $T/root-$name"
-		echo "	AuthorizedKeysFile $T/authorized_keys"
-		for l in "$@"; do echo "	$l"; done
-	} >>"$T/accounts"
-}
+readonly_key
+account() { jail_account "$@"; }
 seed_jail() {
 	local r=$T/root-$1
 	mkdir -p "$r"/{in,out/old,ro,work}
@@ -48,16 +30,7 @@ seed_jail() {
 	chown -R "$ACCT_UID:$ACCT_GID" "$r"
 }
 
-cat >>"$T/accounts" <<EOF
-
-Group partners
-	Permissions / full
-	Permissions /in upload-only
-	Filter /in *.csv,!*.exe
-	Permissions /out list,download
-	Permissions /ro read-only
-	SetstatMode apply
-EOF
+partners_group
 account partner "Inherit partners"
 account ro "ReadOnly yes"
 account keyro "AuthorizedKeysFile $T/ro_keys"

@@ -15,25 +15,19 @@ up() { $PY "$QPY" "$PORT" "$T/client_key" q "$@"; }
 
 setup_keys
 write_accounts
-cat >>"$T/accounts" <<EOF
-
-Account q
-	Uid $ACCT_UID
-	Gid $ACCT_GID
-	Root $T/root-q
-	AuthorizedKeysFile $T/authorized_keys
-	QuotaSize 20M
-	QuotaFiles 2000
-	MaxFileSize 16M
-EOF
+jail_account q "QuotaSize 20M" "QuotaFiles 2000" "MaxFileSize 16M"
 R=$T/root-q
 mkdir -p "$R/data" "$R/secret"
 for i in $(seq 1 200); do head -c $((i * 37)) /dev/urandom >"$R/data/f$i"; done
 chown -R "$ACCT_UID:$ACCT_GID" "$R"
 # Only root can look into this directory: berthd's sessions (the account) never count it.
 head -c 100000 /dev/urandom >"$R/secret/hidden"
-chown -R 0:0 "$R/secret"
-chmod 700 "$R/secret"
+if [[ $(id -u) -eq 0 ]]; then
+	chown -R 0:0 "$R/secret"
+	chmod 700 "$R/secret"
+else
+	rm -rf "$R/secret" # not root: the account is ourselves and could read it
+fi
 write_config
 start_berthd
 STATE=$T/quota/q
@@ -69,8 +63,7 @@ grep -q "^quota-size 20971520 (QuotaSize 20M at $T/accounts:[0-9]*)" "$T/show" |
 grep -q "^max-file-size 16777216 " "$T/show" || fail "MaxFileSize"
 [[ ! -e $STATE ]] || fail "quota show created the state file"
 if ctl quota rescan nosuch >/dev/null 2>&1; then fail "rescan of an unknown account"; fi
-printf 'Account plain\n\tUid %s\n\tGid %s\n\tRoot %s\n\tAuthorizedKeysFile %s\n' \
-	"$ACCT_UID" "$ACCT_GID" "$R" "$T/authorized_keys" >>"$T/accounts"
+jail_account plain
 ctl quota rescan plain 2>"$T/err" && fail "rescan of an account without a quota"
 grep -q "has no QuotaSize or QuotaFiles" "$T/err" || fail "no reason given for the refused rescan"
 ok "quota show before any session: limits with file:line, no usage, nothing created; rescan refuses accounts without a quota"
