@@ -342,6 +342,30 @@ explain_session(struct explain *e)
 	_cleanup_free_ char *title = xasprintf("%s session", e->protocol);
 	struct report_section *s = section(e, "session", title);
 	const struct policy_value *v = &p->values[POLICY_PROTOCOLS];
+	/* SFTP request filters of berthd.conf act in the engine, before the policy layer. */
+	if (e->proto_session & POLICY_PROTO_SSH) {
+		if (e->cfg->deny_requests)
+			report_item(
+			        s, REPORT_NOTE, "requests", NULL, NULL, 0, "DenyRequests",
+			        "berthd.conf refuses the SFTP requests %s before any rule here; "
+			        "explain does not evaluate them",
+			        e->cfg->deny_requests);
+		if (e->cfg->allow_requests)
+			report_item(
+			        s, REPORT_NOTE, "requests", NULL, NULL, 0, "AllowRequests",
+			        "berthd.conf allows only the SFTP requests %s (not evaluated by "
+			        "explain)",
+			        e->cfg->allow_requests);
+	}
+	if (e->acct->uid == 0) {
+		/* The monitor's worker refuses it (src/priv/worker.c). */
+		report_item_at(s, REPORT_DENIES, "account", NULL,
+		               e->acct->kind == BERTH_ACCOUNT_VIRTUAL ? e->acct->source : NULL,
+		               "uid 0", "berthd never runs a session as root");
+		report_decide(s, false, "%s session refused: the account has uid 0", e->protocol);
+		end_section(e, s);
+		return;
+	}
 	/* The worker request is checked against the session's own protocol. */
 	bool ok = (policy_get(p, POLICY_PROTOCOLS) & e->proto_session) != 0;
 	if (v->set) {
