@@ -19,6 +19,9 @@ struct berth_accounts {
 	struct policy *defaults_policy; /* policy keywords of Defaults (system accounts) */
 };
 
+/* @rest without a trailing comment and the blanks before it; caller frees. */
+char *accounts_strip_comment(const char *rest);
+
 bool password_hash_supported(const char *hash);
 /* Heap dummy hash: same algorithm/cost as @template_hash, else default yescrypt. */
 char *password_make_dummy(const char *template_hash);

@@ -28,7 +28,7 @@ struct eline {
 	size_t indent_len; /* leading blanks */
 	size_t kw_len;     /* keyword at text + indent_len */
 	size_t val_off;    /* value starts here (after the blanks that follow kw) */
-	char *value;       /* value, trailing blanks and CR removed */
+	char *value;       /* value as the parser reads it: no trailing comment, blanks, CR */
 	int kind;          /* L_HEADER: index into stanza_kinds */
 };
 
@@ -133,7 +133,8 @@ analyse(struct eline *l)
 	while (k < end && is_blank(t[k]))
 		k++;
 	l->val_off = k;
-	l->value = xstrndup(t + k, end - k);
+	_cleanup_free_ char *raw = xstrndup(t + k, end - k);
+	l->value = accounts_strip_comment(raw);
 	l->kind = kind_index(t + i, l->kw_len);
 	l->type = l->kind >= 0 ? L_HEADER : L_KEYWORD;
 }
@@ -437,7 +438,7 @@ acctedit_stanza_rename(struct acctedit *ed, size_t s, const char *name)
 	struct eline *l = &ed->lines[st->header];
 	line_set_text(l, xasprintf("%.*s%s%s%s", (int)l->val_off, l->text,
 	                           l->val_off == l->indent_len + l->kw_len ? " " : "", name,
-	                           trailing_comment(l->value)));
+	                           trailing_comment(l->text + l->val_off)));
 	restructure(ed);
 	return 0;
 }
@@ -627,7 +628,7 @@ acctedit_set(struct acctedit *ed, size_t s, const char *kw, const char *value)
 	struct eline *l = &ed->lines[first];
 	bool no_sep = l->val_off == l->indent_len + l->kw_len;
 	line_set_text(l, xasprintf("%.*s%s%s%s", (int)l->val_off, l->text, no_sep ? " " : "", value,
-	                           trailing_comment(l->value)));
+	                           trailing_comment(l->text + l->val_off)));
 	for (size_t at; (at = nth_line(ed, s, kw, 1)) != SIZE_MAX;) {
 		delete_line(ed, at);
 		restructure(ed);

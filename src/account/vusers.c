@@ -257,10 +257,10 @@ path_has_dotdot(const char *p)
 	return false;
 }
 
-/* The value of a multi-word keyword without its trailing comment: a '#' outside double
- * quotes that starts the line or follows a blank. Caller frees. */
-static char *
-strip_comment(const char *rest)
+/* The value of a keyword without its trailing comment: a '#' outside double quotes that
+ * starts the value or follows a blank. Caller frees. */
+char *
+accounts_strip_comment(const char *rest)
 {
 	char *v = xstrdup(rest);
 	bool quoted = false;
@@ -284,7 +284,7 @@ strip_comment(const char *rest)
 static void
 apply_inherit(struct vparse *vp, const char *rest)
 {
-	_cleanup_free_ char *v = strip_comment(rest);
+	_cleanup_free_ char *v = accounts_strip_comment(rest);
 	if (!v[0]) {
 		verr(vp, "Inherit: missing group name");
 		return;
@@ -329,7 +329,7 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 		return;
 	}
 	if (policy_is_keyword(kw)) {
-		_cleanup_free_ char *val = strip_comment(rest);
+		_cleanup_free_ char *val = accounts_strip_comment(rest);
 		const char *err = NULL;
 		if (policy_set_keyword(t->pol, kw, val, vp->file, vp->line, &err) < 0)
 			verr(vp, "%s: %s", kw, err ? err : "invalid value");
@@ -337,7 +337,7 @@ apply_setting(struct vparse *vp, struct template *t, const char *kw, const char 
 	}
 	if (strcasecmp(kw, "AuthenticationMethods") == 0) {
 		const char *err = "invalid value";
-		_cleanup_free_ char *val = strip_comment(rest);
+		_cleanup_free_ char *val = accounts_strip_comment(rest);
 		if (berth_auth_policy_parse(val, &t->methods, &err) < 0) {
 			verr(vp, "AuthenticationMethods: %s", err);
 			return;

@@ -398,6 +398,25 @@ test_quote(void **state)
 	free(u);
 }
 
+/* A value reads as the parser reads it: without its trailing comment (fuzz-acctedit found
+ * acctedit_value() returning "7   # drop box" after a set on a commented line). */
+static void
+test_value_without_comment(void **state)
+{
+	(void)state;
+	struct acctedit *ed = ed_of("Account a\n\tUid 2000   # partner ids\n"
+	                            "\tPermissions \"/out box\" list # \"quoted # kept\"\n");
+	size_t s = find(ed, "Account", "a");
+	assert_string_equal(acctedit_value(ed, s, "Uid", 0, NULL), "2000");
+	assert_string_equal(acctedit_value(ed, s, "Permissions", 0, NULL), "\"/out box\" list");
+	assert_int_equal(acctedit_set(ed, s, "Uid", "7"), 0);
+	assert_string_equal(acctedit_value(ed, s, "Uid", 0, NULL), "7");
+	assert_text(ed, "Account a\n\tUid 7   # partner ids\n"
+	                "\tPermissions \"/out box\" list # \"quoted # kept\"\n");
+	assert_int_equal(acctedit_del(ed, s, "Uid", "7"), 1);
+	acctedit_free(ed);
+}
+
 static void
 test_validate(void **state)
 {
@@ -576,6 +595,7 @@ main(void)
 	        cmocka_unit_test(test_stanza_remove),
 	        cmocka_unit_test(test_stanza_add_placement),
 	        cmocka_unit_test(test_quote),
+	        cmocka_unit_test(test_value_without_comment),
 	        cmocka_unit_test(test_validate),
 	        cmocka_unit_test(test_password_hash),
 	        cmocka_unit_test(test_key_helpers),
