@@ -51,6 +51,15 @@ enum mon_auth_result {
 	MON_AUTH_DISCONNECT = 4, /* too many failures / user name changed: hang up */
 };
 
+/* Which front end serves a connection (the listener it came in on). */
+enum mon_proto {
+	MON_PROTO_SSH = 0,
+	MON_PROTO_FTPS_EXPLICIT, /* AUTH TLS on the control connection */
+	MON_PROTO_FTPS_IMPLICIT, /* TLS from the first byte */
+};
+
+struct tls_server;
+
 /* A connection as the master hands it to the per-connection process. */
 struct monitor_conn {
 	const struct berth_config *cfg;
@@ -60,6 +69,10 @@ struct monitor_conn {
 	const char *peer_addr;
 	unsigned peer_port;
 	int startup_fd; /* write 'A' to tell the master we are authenticated */
+	enum mon_proto proto;
+	bool ftps_allow_plain;  /* FTPS: the listener accepts plain FTP (allow-plain) */
+	struct tls_server *tls; /* FTPS: the master's TLS server (key dropped after fork);
+	                         * NULL for SSH or without a certificate */
 };
 
 /* Fork the network child and serve its requests until it exits. Returns the exit

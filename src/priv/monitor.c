@@ -3,6 +3,7 @@
  * small request table (auth decisions, worker spawn). It never parses SSH packets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,12 +22,14 @@
 #include "berth/authkeys.h"
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/policy.h"
 #include "berth/policy_state.h"
 #include "berth/priv.h"
 #include "berth/scp_engine.h"
 #include "berth/sshd.h"
+#include "berth/tls.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
 
@@ -67,6 +70,12 @@ struct monitor {
 	char auth_method_log[64];              /* method that completed authentication */
 	const struct authkeys_entry *key_used; /* the key that passed publickey, if any */
 	int login_slot_fd;                     /* MaxLogins slot held for the session, or -1 */
+	/* FTPS connections: "ftps" in the auth log lines instead of "ssh2", one worker,
+	 * the control connection's local address for its data connections. */
+	bool ftps;
+	const char *proto_label;
+	bool ftp_spawned;
+	char local_addr[NI_MAXHOST];
 };
 
 /* The account database: loaded by each connection's monitor after the network child
@@ -246,13 +255,15 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		m->passed[m->n_passed++] = method;
 		struct berth_auth_state st = {0};
 		const struct berth_auth_policy *pol = berth_account_policy(m->cfg, m->acct);
+		/* FTP has one method: a password that is only part of a chain fails. */
 		if (berth_auth_evaluate(pol, enabled_methods(m), m->passed, m->n_passed, &st) ==
 		            0 &&
-		    (st.complete || st.partial) && (!st.complete || take_login_slot(m))) {
-			log_info("%s %s for %s from %s port %u ssh2%s%s",
+		    (st.complete || (st.partial && !m->ftps)) &&
+		    (!st.complete || take_login_slot(m))) {
+			log_info("%s %s for %s from %s port %u %s%s%s",
 			         st.complete ? "Accepted" : "Partial", label, m->user,
-			         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
-			         detail ? detail : "");
+			         m->mc->peer_addr, m->mc->peer_port, m->proto_label,
+			         detail ? ": " : "", detail ? detail : "");
 			if (st.complete) {
 				m->authenticated = true;
 				snprintf(m->auth_method_log, sizeof(m->auth_method_log), "%s",
@@ -266,14 +277,14 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		over_limit = st.complete; /* MaxLogins: refused like a failed login */
 	}
 	if (!over_limit)
-		log_info("Failed %s for %s%s from %s port %u ssh2%s%s", label, inv, m->user,
-		         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
+		log_info("Failed %s for %s%s from %s port %u %s%s%s", label, inv, m->user,
+		         m->mc->peer_addr, m->mc->peer_port, m->proto_label, detail ? ": " : "",
 		         detail ? detail : "");
 	record_failure(m);
 	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
 		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
-		         "ssh2 [preauth]",
-		         inv, m->user, m->mc->peer_addr, m->mc->peer_port);
+		         "%s [preauth]",
+		         inv, m->user, m->mc->peer_addr, m->mc->peer_port, m->proto_label);
 		m->disconnecting = true;
 		return MON_AUTH_DISCONNECT;
 	}
@@ -726,6 +737,12 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	_cleanup_free_ char *scp = NULL;
 	if (spawn_kind(req, &scp) < 0)
 		return -EBADMSG;
+	if (m->ftps && m->ftp_spawned) {
+		/* An FTP session has exactly one worker, started at login. */
+		log_error("refusing a second FTP worker for %s port %u", m->mc->peer_addr,
+		          m->mc->peer_port);
+		return -EPROTO;
+	}
 	if (!m->authenticated || !m->acct || !(slot = worker_slot(m))) {
 		log_error("refusing worker request from %s port %u (%s)", m->mc->peer_addr,
 		          m->mc->peer_port,
@@ -764,8 +781,16 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .policy_fd = pfd,
 	        .state_fd = sfd,
 	};
+	char *ftps_args[FTPS_WORKER_NARGS] = {0};
+	if (m->ftps) {
+		ftps_worker_args(m->cfg, m->mc->peer_addr, m->local_addr, m->mc->ftps_allow_plain,
+		                 ftps_args);
+		wp.ftps_args = ftps_args;
+		m->ftp_spawned = true;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
+		ftps_worker_args_free(ftps_args);
 		close(sv[0]);
 		close(sv[1]);
 		close(pfd);
@@ -782,9 +807,13 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	close(pfd);
 	if (sfd >= 0)
 		close(sfd);
+	ftps_worker_args_free(ftps_args);
 	close(sv[1]);
 	worker_track(slot, pid);
-	if (scp)
+	if (m->ftps)
+		log_info("Starting session: ftp for %s from %s port %u id %d", m->user,
+		         m->mc->peer_addr, m->mc->peer_port, (int)pid);
+	else if (scp)
 		log_info("Starting session: command '%.200s' for %s from %s port %u id %d", scp,
 		         m->user, m->mc->peer_addr, m->mc->peer_port, (int)pid);
 	else
@@ -893,6 +922,24 @@ net_child(const struct monitor_conn *mc, int sock)
 	setrlimit(RLIMIT_DATA, &mem);
 #endif
 	priv_harden_process();
+	if (mc->proto != MON_PROTO_SSH) {
+		/* The FTPS child needs no SSH host key: drop them (freed memory is wiped). */
+		ssh_bind_free(mc->bind);
+		struct ftps_conn fc = {
+		        .fd = mc->fd,
+		        .mon_fd = sock,
+		        .peer_addr = mc->peer_addr,
+		        .peer_port = mc->peer_port,
+		        .cfg = mc->cfg,
+		        .tls = mc->tls,
+		        .implicit = mc->proto == MON_PROTO_FTPS_IMPLICIT,
+		        .allow_plain = mc->ftps_allow_plain,
+		};
+		_exit(ftps_net_run(&fc));
+	}
+	/* The SSH child needs no TLS key. */
+	if (mc->tls)
+		tls_server_forget_key(mc->tls);
 	struct sshd_conn c = {
 	        .fd = mc->fd,
 	        .mon_fd = sock,
@@ -923,12 +970,25 @@ monitor_connection_run(const struct monitor_conn *mc)
 		net_child(mc, sv[1]);
 	}
 	close(sv[1]);
+	/* The monitor never uses the TLS key (only the network child's handshake does). */
+	if (mc->tls)
+		tls_server_forget_key(mc->tls);
+	struct monitor m = {
+	        .mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid, .login_slot_fd = -1};
+	m.ftps = mc->proto != MON_PROTO_SSH;
+	m.proto_label = m.ftps ? "ftps" : "ssh2";
+	if (m.ftps) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(mc->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, m.local_addr, sizeof(m.local_addr),
+		                NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(m.local_addr, sizeof(m.local_addr), "0.0.0.0");
+	}
 	close(mc->fd); /* the network child owns the connection */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	monitor_db = load_accounts(mc->cfg);
 
-	struct monitor m = {
-	        .mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid, .login_slot_fd = -1};
 	time_t start = time(NULL);
 	time_t hangup_at = 0;
 	static uint8_t msg[MON_MSG_MAX];
