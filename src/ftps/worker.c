@@ -958,6 +958,7 @@ int
 ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *const *args, int fd)
 {
 	struct fw w = {.s = s, .ctl = fd, .listener = -1, .data = -1, .ctl_readable = true};
+	struct vfs *ro = NULL;
 	struct wflags f = {0};
 	uint32_t max_line = 0;
 	if (parse_args(&w, args, &f, &max_line) < 0) {
@@ -967,6 +968,10 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 	if (ftps_addr_parse(s->peer_addr, &w.peer) < 0) {
 		log_error("ftps worker for %s: bad peer address %s", s->user, s->peer_addr);
 		return 2;
+	}
+	if (s->read_only) {
+		(void)ftps_vfs_readonly_wrap(vfs, &ro);
+		vfs = ro;
 	}
 	xbuf_init(&w.ctl_in, FTPS_CTL_QUEUE);
 	xbuf_init(&w.ctl_out, FTPS_CTL_QUEUE);
@@ -1010,6 +1015,7 @@ out:
 	data_close(&w);
 	listener_close(&w);
 	w.dctx = tls_data_ctx_free(w.dctx);
+	vfs_free(ro);
 	xbuf_deinit(&w.ctl_in);
 	xbuf_deinit(&w.ctl_out);
 	xbuf_deinit(&w.feed);
