@@ -891,6 +891,7 @@ serve(struct fw *w)
 			progress = true;
 			continue;
 		}
+		bool was_busy = w->ds != D_NONE;
 		progress |= data_step(w, now);
 		if (xbuf_len(&w->ctl_out) > 0 && !w->ctl_wblocked) {
 			ssize_t k = ftps_write_from(w->ctl, &w->ctl_out);
@@ -905,11 +906,13 @@ serve(struct fw *w)
 			return rc;
 		if (w->ctl_eof && !progress)
 			return rc; /* the client closed the control connection */
-		/* Idle: no command and no transfer for IdleTimeout. */
+		/* Idle: no command and no transfer for IdleTimeout (a transfer that ended in
+		 * this round counts as activity now). */
 		bool busy = w->ds != D_NONE || w->ccc_wait;
-		if (busy || !w->idle_timeout)
-			w->last_activity = busy ? now : w->last_activity;
-		else if (now >= w->last_activity + (uint64_t)w->idle_timeout * 1000 &&
+		if (busy || was_busy)
+			w->last_activity = now;
+		else if (w->idle_timeout &&
+		         now >= w->last_activity + (uint64_t)w->idle_timeout * 1000 &&
 		         !w->closing) {
 			log_info("Idle timeout for %s from %s port %s (%us)", w->s->user,
 			         w->s->peer_addr, w->s->peer_port, w->idle_timeout);
