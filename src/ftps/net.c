@@ -5,6 +5,7 @@
  * and pumps the control connection between the client and the worker's control socket,
  * shutting TLS down when the worker asks for CCC. It never touches a file. */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -400,7 +401,7 @@ pump_round(struct fnet *n)
 		n->worker_eof = true;
 	/* worker -> frames */
 	if (!n->worker_eof && xbuf_avail(&n->from_worker) >= FTPS_CHUNK) {
-		ssize_t k = ftps_read_into(n->wfd, &n->from_worker, 4 * FTPS_CHUNK);
+		ssize_t k = ftps_read_into(n->wfd, &n->from_worker, FTPS_CHUNK);
 		if (k > 0)
 			progress = true;
 		else if (k != -EAGAIN)
@@ -540,6 +541,9 @@ postlogin(struct fnet *n)
 	}
 	ftp_engine_free(n->e);
 	n->e = NULL;
+	/* What the handshake and the pre-login engine freed leaves the heap: this process
+	 * now only pumps the control connection for the rest of the session. */
+	(void)malloc_trim(0);
 	n->wfd = wfd;
 	(void)ftps_set_nonblock(wfd);
 	xbuf_init(&n->to_worker, FTPS_CTL_QUEUE);

@@ -14,6 +14,7 @@
  * close_notify; a TCP end without it is a truncation (426). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -76,6 +77,7 @@ struct fw {
 	char data_peer[INET6_ADDRSTRLEN];
 	uint64_t open_deadline, last_progress, wake;
 	int finish_result;
+	bool trim; /* a transfer ended: give freed memory back before sleeping */
 	uint8_t *buf;
 	size_t blen, boff;
 };
@@ -125,6 +127,8 @@ refuse_log(struct fw *w, const char *fmt, ...)
 static void
 data_close(struct fw *w)
 {
+	if (w->buf)
+		w->trim = true;
 	w->tls = tls_conn_free(w->tls);
 	if (w->data >= 0)
 		close(w->data);
@@ -868,7 +872,7 @@ serve(struct fw *w)
 	for (;;) {
 		uint64_t now = ftps_now_ms();
 		if (w->ctl_readable && !w->ctl_eof && xbuf_avail(&w->ctl_in) >= FTPS_CHUNK) {
-			ssize_t k = ftps_read_into(w->ctl, &w->ctl_in, 4 * FTPS_CHUNK);
+			ssize_t k = ftps_read_into(w->ctl, &w->ctl_in, FTPS_CHUNK);
 			if (k > 0)
 				progress = true;
 			else if (k == -EAGAIN)
@@ -944,6 +948,12 @@ serve(struct fw *w)
 		bool dwait = w->blocked && dfd >= 0 && w->ds != D_NONE;
 		p[np++] = (struct pollfd){.fd = dwait ? dfd : -1, .events = w->events};
 		int timeout = progress ? 0 : ftps_poll_timeout(deadline);
+		if (!progress && w->trim && w->ds == D_NONE) {
+			/* Idle between transfers: the freed transfer memory leaves the heap
+			 * (memory per logged-in session). */
+			(void)malloc_trim(0);
+			w->trim = false;
+		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			return 1;
@@ -960,6 +970,10 @@ serve(struct fw *w)
 int
 ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *const *args, int fd)
 {
+	/* The 256 KiB transfer buffer (and other large blocks) come from mmap and go back
+	 * when freed: an idle session keeps no transfer memory (glibc would otherwise raise
+	 * the threshold after the first free and keep the buffer in the heap). */
+	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	struct fw w = {.s = s, .ctl = fd, .listener = -1, .data = -1, .ctl_readable = true};
 	struct vfs *ro = NULL;
 	struct wflags f = {0};
