@@ -1244,13 +1244,13 @@ static const struct kw keywords[] = {
         /* FTPS */
         {"FTPSListenAddress", KW_CUSTOM, "list", NULL,
          "Explicit FTPS (AUTH TLS) listener: numeric addresses with optional ports (default "
-         "21), then optionally allow-plain to accept plain FTP on that listener. Repeatable. "
-         "Default: none (FTPS off).",
+         "21), then optionally allow-plain to accept plain FTP on that listener. Repeatable; "
+         "none = no listener. Default: none (FTPS off).",
          .multi = true, .set = set_ftps_listen, .dump = dump_ftps_listen,
          .origin_off = ORIG(origin_ftps_listen)},
         {"FTPSImplicitListenAddress", KW_CUSTOM, "list", NULL,
          "Implicit FTPS listener (TLS from the first byte): numeric addresses with optional "
-         "ports (default 990). Repeatable. Default: none.",
+         "ports (default 990). Repeatable; none = no listener. Default: none.",
          .multi = true, .set = set_ftps_listen, .dump = dump_ftps_listen,
          .origin_off = ORIG(origin_ftps_listen)},
         {"FTPSCertificateFile", KW_PATH, "path", "none",
@@ -1282,7 +1282,7 @@ static const struct kw keywords[] = {
          .origin_off = ORIG(origin_ftps_passive)},
         {"FTPSPassiveAddressFor", KW_CUSTOM, "networks address", NULL,
          "For clients matching the address patterns, announce this IPv4 address instead "
-         "(NAT). Repeatable; the first matching line wins.",
+         "(NAT). Repeatable; the first matching line wins; none = no override.",
          .multi = true, .set = set_ftps_passive_for, .dump = dump_ftps_passive_for,
          .origin_off = ORIG(origin_ftps_passive)},
         {"FTPSMaxLineLength", KW_UINT, "int", "4096",

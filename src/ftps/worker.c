@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -223,11 +224,26 @@ open_finish(struct fw *w, int result)
 		w->ds = D_CANCELLED; /* ABOR came meanwhile: DATA_ABORT follows */
 }
 
+/* Acknowledge at once (not after the delayed-ACK timeout): clients write their last TLS
+ * handshake messages (ChangeCipherSpec, Finished) as separate small segments, and with
+ * Nagle on their side the second waits for our ACK of the first, 40 ms per data
+ * connection (lftp, GnuTLS). Not permanent in the kernel: set again after each read. */
+static void
+quickack(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 /* The data socket is connected (accepted or connect() done). */
 static void
 data_connected(struct fw *w)
 {
 	w->last_progress = ftps_now_ms();
+	/* The last record and close_notify leave at once (small files). */
+	int one = 1;
+	(void)setsockopt(w->data, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	quickack(w->data);
 	if (!w->xfer_tls) {
 		open_finish(w, 0);
 		return;
@@ -393,6 +409,7 @@ handshake_step(struct fw *w)
 		w->peeked = true;
 	}
 	int r = tls_conn_handshake(w->tls);
+	quickack(w->data);
 	if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
 		w->blocked = true;
 		w->events = r == TLS_WANT_WRITE ? POLLOUT : POLLIN;
@@ -517,6 +534,9 @@ shutdown_step(struct fw *w)
 static void
 data_read(struct fw *w)
 {
+	/* The client's close_notify is a small write after its data: our ACK must not wait
+	 * for the delayed-ACK timer (see quickack()). */
+	quickack(w->data);
 	while (w->blen < DATA_BUF && !w->eof) {
 		size_t room = DATA_BUF - w->blen;
 		if (w->tls) {
