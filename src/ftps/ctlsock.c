@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,6 +115,15 @@ ftps_deadline_min(uint64_t a, uint64_t b)
 int
 ftps_addr_parse(const char *text, struct sockaddr_storage *ret)
 {
+	/* A link-local address may carry its interface ("fe80::1%eth0"). */
+	char buf[INET6_ADDRSTRLEN];
+	size_t n = strcspn(text, "%");
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	const char *scope = text[n] == '%' ? text + n + 1 : NULL;
+	text = buf;
 	struct sockaddr_storage s = {0};
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&s;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&s;
@@ -121,6 +131,8 @@ ftps_addr_parse(const char *text, struct sockaddr_storage *ret)
 		s4->sin_family = AF_INET;
 	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
+		if (scope)
+			s6->sin6_scope_id = if_nametoindex(scope);
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 			struct in_addr a;
 			memcpy(&a, &s6->sin6_addr.s6_addr[12], 4);

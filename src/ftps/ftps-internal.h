@@ -63,8 +63,8 @@ int ftps_poll_timeout(uint64_t deadline);
 /* The earlier of two deadlines, 0 meaning none. */
 uint64_t ftps_deadline_min(uint64_t a, uint64_t b);
 
-/* Numeric address (v4-mapped IPv6 becomes IPv4) into @ret with port 0. -EINVAL if not
- * numeric. */
+/* Numeric address (v4-mapped IPv6 becomes IPv4; "fe80::1%eth0" keeps its interface) into
+ * @ret with port 0. -EINVAL if not numeric. */
 int ftps_addr_parse(const char *text, struct sockaddr_storage *ret);
 /* Same host (family and address; ports ignored); v4-mapped IPv6 equals its IPv4. */
 bool ftps_addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);

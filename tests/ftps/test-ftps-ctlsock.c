@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,7 +100,10 @@ test_addresses(void **state)
 	assert_int_equal(ftps_addr_parse("127.0.0.1", &b), 0);
 	assert_true(ftps_addr_same_host(&a, &b));
 	assert_int_equal(ftps_addr_parse("localhost", &b), -EINVAL);
-	assert_int_equal(ftps_addr_parse("fe80::1%lo", &b), -EINVAL);
+	assert_int_equal(ftps_addr_parse("fe80::1%lo", &b), 0); /* link-local, scope kept */
+	assert_int_equal(b.ss_family, AF_INET6);
+	assert_int_equal(((struct sockaddr_in6 *)&b)->sin6_scope_id, if_nametoindex("lo"));
+	assert_int_equal(ftps_addr_parse("1.2.3.4.5", &b), -EINVAL);
 }
 
 static void
