@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # FTPS helpers for the berthd tests (sourced after lib.sh): a certificate generated at
 # test time, free ports for the explicit and implicit listeners, the config lines, and
-# client wrappers. Timeouts scale with BERTH_TIMEOUT_SCALE (3 in the ASan build).
+# client wrappers. Timeouts scale with $SCALE (lib.sh: BERTH_TIMEOUT_SCALE, 3 in the ASan
+# build).
 
-SCALE=${BERTH_TIMEOUT_SCALE:-1}
 FTPS_PORT=$(free_port)
 FTPS_IPORT=$(free_port)
 while [[ $FTPS_IPORT == "$FTPS_PORT" || $FTPS_PORT == "$PORT" || $FTPS_IPORT == "$PORT" ]]; do
