@@ -950,6 +950,14 @@ net_child(const struct monitor_conn *mc, int sock)
 	_exit(sshd_net_run(mc->bind, &c));
 }
 
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int
 monitor_connection_run(const struct monitor_conn *mc)
 {
@@ -989,21 +997,23 @@ monitor_connection_run(const struct monitor_conn *mc)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	monitor_db = load_accounts(mc->cfg);
 
-	time_t start = time(NULL);
+	/* LoginGraceTime in milliseconds: whole seconds of time() would cut up to one
+	 * second off it (the FTPS child sends its 421 half a second before). */
+	uint64_t grace_end = monotonic_ms() + (uint64_t)mc->cfg->login_grace_time * 1000;
 	time_t hangup_at = 0;
 	static uint8_t msg[MON_MSG_MAX];
 	for (;;) {
 		int timeout = -1;
 		time_t now = time(NULL);
 		if (!m.authenticated && mc->cfg->login_grace_time) {
-			time_t left = start + (time_t)mc->cfg->login_grace_time - now;
-			if (left <= 0) {
+			uint64_t now_ms = monotonic_ms();
+			if (now_ms >= grace_end) {
 				log_info("Timeout before authentication for %s port %u",
 				         mc->peer_addr, mc->peer_port);
 				kill(pid, SIGKILL);
 				break;
 			}
-			timeout = (int)MIN(left, 3600) * 1000;
+			timeout = (int)MIN(grace_end - now_ms, (uint64_t)3600 * 1000);
 		}
 		if (m.disconnecting) {
 			if (!hangup_at)

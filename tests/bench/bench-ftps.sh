@@ -41,6 +41,7 @@ nidle=20
 wl=download,upload,mirror-up,mirror-down,login-list,pss
 PY=/usr/bin/python3
 BUSER=berthbench
+export PYTHONPATH="$repo/tests/daemon${PYTHONPATH:+:$PYTHONPATH}" # ftpslib.py
 
 usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -265,42 +266,13 @@ done
 # ---- PSS per idle logged-in session (PROT P, one LIST done)
 pss() { # server
 	$PY - "$(port_of "$1")" "$BUSER" "$PASSWORD" "$nidle" "$(pid_of "$1")" <<'EOF'
-import ftplib, os, ssl, sys, time
+import sys, time
+from ftpslib import ReusingFTP_TLS, context, pss, tree
 port, user, pw, n, master = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-class F(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        return self.context.wrap_socket(conn, server_hostname=self.host,
-                                        session=self.sock.session), size
-def kids(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                st = open("/proc/%s/stat" % p).read()
-            except OSError:
-                continue
-            if int(st.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(p))
-    return out
-def tree(pid):
-    r = []
-    for k in kids(pid):
-        r.append(k); r.extend(tree(k))
-    return r
-def pss(pid):
-    try:
-        for line in open("/proc/%d/smaps_rollup" % pid):
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 before = sum(pss(p) for p in [master] + tree(master))
 sess = []
 for i in range(n):
-    f = F(context=ctx, timeout=60)
+    f = ReusingFTP_TLS(context=context(), timeout=60)
     f.connect("127.0.0.1", port); f.login(user, pw); f.prot_p(); f.nlst("list")
     sess.append(f)
 time.sleep(1)  # let the processes settle (not a synchronisation: nothing waits on it)

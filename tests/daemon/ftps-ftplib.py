@@ -3,48 +3,16 @@
 # does not resume the control connection's TLS session on data connections by itself;
 # berthd requires it, so ntransfercmd passes session=self.sock.session.
 # usage: ftps-ftplib.py EXPLICIT_PORT IMPLICIT_PORT PASSWORD TMPDIR JAIL
-import ftplib
 import hashlib
 import io
 import os
-import socket
-import ssl
 import sys
+
+from ftpslib import ImplicitFTP_TLS, ReusingFTP_TLS, context
 
 port, iport, password, tmp, jail = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                     sys.argv[4], sys.argv[5])
 TIMEOUT = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
-
-
-def context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS whose data connections resume the control connection's session."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
-class ImplicitFTP_TLS(ReusingFTP_TLS):
-    """Implicit TLS: the control socket is TLS from the first byte."""
-
-    def connect(self, host="", port=0, timeout=-999, source_address=None):
-        self.host, self.port, self.timeout = host, port, timeout
-        sock = socket.create_connection((host, port), timeout)
-        self.af = sock.family
-        self.sock = self.context.wrap_socket(sock, server_hostname=host)
-        self.file = self.sock.makefile("r", encoding=self.encoding)
-        self.welcome = self.getresp()
-        return self.welcome
 
 
 def sha(b):

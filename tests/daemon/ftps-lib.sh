@@ -41,3 +41,14 @@ curl_i() {
 	shift
 	curl -sS --max-time "$TMO" -k -u "demo:$PASSWORD" "$@" "ftps://127.0.0.1:$FTPS_IPORT/$path"
 }
+
+# ftps_prepare: host and client keys, the certificate, the demo account, and FTPS_LINES
+# (the FTPS configuration lines); ftps_write_config [extra lines...] writes berthd.conf
+# with them.
+ftps_prepare() {
+	setup_keys
+	setup_cert
+	write_accounts
+	mapfile -t FTPS_LINES < <(ftps_config)
+}
+ftps_write_config() { write_config "${FTPS_LINES[@]}" "$@"; }

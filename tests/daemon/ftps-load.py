@@ -3,31 +3,19 @@
 # uploading and downloading a checksummed file over TLS data connections that resume the
 # control session; all must succeed under the default limits, with no corrupted byte.
 # usage: ftps-load.py EXPLICIT_PORT PASSWORD JAIL [SESSIONS] [SOURCES]
-import ftplib
-import hashlib
 import io
 import os
-import ssl
 import sys
 import threading
 import time
+
+from ftpslib import ReusingFTP_TLS, context
 
 port, password, jail = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 n_sessions = int(sys.argv[4]) if len(sys.argv) > 4 else 200
 n_sources = int(sys.argv[5]) if len(sys.argv) > 5 else 20
 T = 60 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
+ctx = context()
 
 
 barrier = threading.Barrier(n_sessions, timeout=4 * T)

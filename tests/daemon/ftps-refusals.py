@@ -12,6 +12,8 @@ import socket
 import ssl
 import sys
 
+from ftpslib import context
+
 PORT, IPORT, PASSWORD, JAIL, RO_JAIL = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                         sys.argv[4], sys.argv[5])
 T = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
@@ -22,15 +24,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
-
-
-def context(alpn=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
 
 
 CTX = context()

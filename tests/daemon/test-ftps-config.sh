@@ -8,13 +8,10 @@ BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 
-setup_keys
-setup_cert
-write_accounts
-mapfile -t FTPS_LINES < <(ftps_config)
+ftps_prepare
 
 # ---- berthd -t / -T
-write_config "${FTPS_LINES[@]}"
+ftps_write_config
 "$BERTHD" -t -f "$T/berthd.conf" || fail "-t rejects a good FTPS configuration"
 "$BERTHD" -T -f "$T/berthd.conf" >"$T/T.out"
 grep -qx "ftpslistenaddress 127.0.0.1:$FTPS_PORT" "$T/T.out" || fail "-T: ftpslistenaddress"
@@ -75,7 +72,7 @@ V6=
 if $PY -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
 	V6=$(free_port)
 fi
-write_config "${FTPS_LINES[@]}" "FTPSListenAddress 127.0.0.1:$PLAIN_PORT allow-plain" \
+ftps_write_config "FTPSListenAddress 127.0.0.1:$PLAIN_PORT allow-plain" \
 	${V6:+"FTPSListenAddress [::1]:$V6"} \
 	"FTPSPassivePorts 40100-40119" "FTPSPassiveAddress 198.51.100.7" \
 	"FTPSPassiveAddressFor 10.0.0.0/8 10.9.9.9" "FTPSPassiveAddressFor 127.0.0.0/8 10.1.2.3" \
@@ -182,7 +179,7 @@ fi
 stop_berthd
 
 # ---- FTPSAllowClearData yes: PROT C on a TLS session
-write_config "${FTPS_LINES[@]}" "FTPSAllowClearData yes"
+ftps_write_config "FTPSAllowClearData yes"
 start_berthd
 curl -sS --max-time "$TMO" --ssl-reqd --ftp-ssl-control -k -u "demo:$PASSWORD" \
 	"ftp://127.0.0.1:$FTPS_PORT/f.txt" >"$T/c.out" || fail "curl --ftp-ssl-control (PROT C)"

@@ -9,11 +9,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 HERE=$(dirname "$0")
 
-setup_keys
-setup_cert
-write_accounts
-mapfile -t FTPS_LINES < <(ftps_config)
-write_config "${FTPS_LINES[@]}"
+ftps_prepare
+ftps_write_config
 start_berthd
 
 mkdata "$T/up.bin" 3000017

@@ -7,18 +7,17 @@ BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 
-setup_keys
-setup_cert
-write_accounts
-mapfile -t FTPS_LINES < <(ftps_config)
-write_config "${FTPS_LINES[@]}" "LoginGraceTime 2" "IdleTimeout 3" "FTPSDataTimeout 2" \
+ftps_prepare
+ftps_write_config "LoginGraceTime 2" "IdleTimeout 3" "FTPSDataTimeout 2" \
 	"StallTimeout 3" "PerSourceMaxConnections 3"
 start_berthd
 mkdata "$JAIL/big.bin" $((256 * 1024 * 1024))
 
-BERTH_TIMEOUT_SCALE=$SCALE $PY - "$FTPS_IPORT" "$PORT" "$PASSWORD" "$JAIL" <<'EOF' ||
+$PY - "$FTPS_IPORT" "$PORT" "$PASSWORD" "$JAIL" "$BERTHD_PID" <<'EOF' ||
 import os, re, socket, ssl, sys, time
+from testlib import children, wait_until
 iport, sshport, password, jail = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+master = int(sys.argv[5])
 T = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 
@@ -108,7 +107,9 @@ assert code == 426, text
 print("ok   truncated TLS upload: 426", text)
 c.cmd("QUIT")
 
-# Per-source limits are shared with SSH: 2 SSH + 1 FTPS from one source, the 4th dropped.
+# Per-source limits are shared with SSH: 2 SSH + 1 FTPS from one source, the 4th dropped
+# (once the sessions above are gone from the master's count).
+wait_until(lambda: not children(master), 30, "the earlier sessions to end")
 held = []
 for _ in range(2):
     s = socket.create_connection(("127.0.0.1", sshport), timeout=T)

@@ -7,11 +7,8 @@ BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 
-setup_keys
-setup_cert
-write_accounts
-mapfile -t FTPS_LINES < <(ftps_config)
-write_config "${FTPS_LINES[@]}" "LogLevel INFO"
+ftps_prepare
+ftps_write_config "LogLevel INFO"
 ulimit -n 8192 2>/dev/null || true
 start_berthd
 BERTH_TIMEOUT_SCALE=$SCALE $PY "$(dirname "$0")/ftps-load.py" "$FTPS_PORT" "$PASSWORD" \

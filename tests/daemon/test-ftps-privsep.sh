@@ -10,42 +10,22 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (uid switches, /proc/PID/mem)"; exit 77; }
-setup_keys
-setup_cert
-write_accounts
-mapfile -t FTPS_LINES < <(ftps_config)
-write_config "${FTPS_LINES[@]}"
+ftps_prepare
+ftps_write_config
 start_berthd
 mkdata "$JAIL/big.bin" $((64 * 1024 * 1024))
 
-BERTH_TIMEOUT_SCALE=$SCALE $PY - "$FTPS_PORT" "$PASSWORD" "$BERTHD_PID" "$ACCT_UID" \
+$PY - "$FTPS_PORT" "$PASSWORD" "$BERTHD_PID" "$ACCT_UID" \
 	"$ACCT_GID" "$ACCT_GROUPS" "$JAIL" "$T/ftps_key.pem" <<'EOF' || fail "FTPS privsep checks"
 import os, re, socket, ssl, sys, time
 from cryptography.hazmat.primitives import serialization
+from ftpslib import children, context, status
 
 port, password, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 uid, gid = int(sys.argv[4]), int(sys.argv[5])
 groups = sorted(int(g) for g in sys.argv[6].split(","))
 jail, keyfile = sys.argv[7], sys.argv[8]
 T = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
-
-def status(pid):
-    d = {}
-    for line in open("/proc/%d/status" % pid):
-        k, _, v = line.partition(":")
-        d[k] = v.split()
-    return d
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if int(status(int(p))["PPid"][0]) == pid:
-                    out.append(int(p))
-            except (OSError, KeyError):
-                pass
-    return out
 
 def wait_for(what, fn):
     deadline = time.monotonic() + T
@@ -59,9 +39,7 @@ def wait_for(what, fn):
 def one(lst):
     return lst[0] if len(lst) == 1 else None
 
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
+ctx = context()
 
 class Ctl:
     def __init__(self):

@@ -6,9 +6,7 @@ BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ftps-lib.sh"
 
-setup_keys
-setup_cert
-write_accounts
+ftps_prepare
 # A second, read-only account with its own jail (and a file, a directory to refuse on).
 RO_JAIL=$T/ro-jail
 mkdir -p "$RO_JAIL/olddir"
@@ -24,8 +22,7 @@ HASHLINE=$(grep "Password" "$T/accounts")
 	echo "	Root $RO_JAIL"
 	echo "	ReadOnly yes"
 } >>"$T/accounts"
-mapfile -t FTPS_LINES < <(ftps_config)
-write_config "${FTPS_LINES[@]}" "MaxAuthTries 3"
+ftps_write_config "MaxAuthTries 3"
 start_berthd
 
 BERTH_TIMEOUT_SCALE=$SCALE $PY "$(dirname "$0")/ftps-refusals.py" "$FTPS_PORT" "$FTPS_IPORT" \
