@@ -123,12 +123,14 @@ void ftps_worker_args_free(char *out[FTPS_WORKER_NARGS]);
  * @peer_addr: numeric client address.
  * @peer_port: client port (text).
  * @read_only: the session is read-only (MLSx "perm" hint; the VFS enforces).
+ * @seccomp:   install the SANDBOX_FTP_WORKER filter before the first command is handled.
  */
 struct ftps_worker_session {
 	const char *user;
 	const char *peer_addr;
 	const char *peer_port;
 	bool read_only;
+	bool seccomp;
 };
 
 /**

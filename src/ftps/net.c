@@ -22,6 +22,7 @@
 #include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/priv.h"
+#include "berth/sandbox.h"
 #include "berth/tls.h"
 #include "berth/xmem.h"
 #include "ftps-internal.h"
@@ -590,6 +591,18 @@ ftps_net_run(const struct ftps_conn *c)
 	socklen_t pl = sizeof(peer), ll = sizeof(local);
 	(void)getpeername(c->fd, (struct sockaddr *)&peer, &pl);
 	(void)getsockname(c->fd, (struct sockaddr *)&local, &ll);
+	/* Before the first byte from the network is read: the seccomp allow-list. */
+	if (cfg->seccomp_filter) {
+		int r = sandbox_install(SANDBOX_NET_FTPS);
+		if (r < 0) {
+			NOTE(&n, LOG_LEVEL_ERROR,
+			     "seccomp filter for the FTPS network child: %s (SeccompFilter no "
+			     "disables it)",
+			     strerror(-r));
+			close(c->fd);
+			return 1;
+		}
+	}
 	if (c->implicit && start_tls(&n) < 0) {
 		close(c->fd);
 		return 1;

@@ -30,6 +30,7 @@
 #include "berth/ftp_engine.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
+#include "berth/sandbox.h"
 #include "berth/tls.h"
 #include "berth/vfs.h"
 #include "berth/xmem.h"
@@ -1043,6 +1044,14 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 	r = ftp_engine_new(&ec, &w.e);
 	if (r < 0) {
 		log_error("ftps worker for %s: engine: %s", s->user, strerror(-r));
+		goto out;
+	}
+	/* The seccomp allow-list before the first command (the hand-over's pipelined input
+	 * included) is handled. */
+	if (s->seccomp && (r = sandbox_install(SANDBOX_FTP_WORKER)) < 0) {
+		log_error("seccomp filter for the FTP worker of %s: %s (SeccompFilter no disables "
+		          "it)",
+		          s->user, strerror(-r));
 		goto out;
 	}
 	w.last_activity = ftps_now_ms();

@@ -278,8 +278,11 @@ worker_exec_main(int argc, char **argv)
 		return 1;
 	}
 	if (ftp) {
-		struct ftps_worker_session fs = {
-		        .user = user, .peer_addr = peer, .peer_port = port, .read_only = ro};
+		struct ftps_worker_session fs = {.user = user,
+		                                 .peer_addr = peer,
+		                                 .peer_port = port,
+		                                 .read_only = ro,
+		                                 .seccomp = seccomp};
 		int status = ftps_worker_main(v, &fs, argv + 18, WORKER_FD);
 		vfs_free(v);
 		policy_free(pol);

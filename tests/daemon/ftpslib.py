@@ -2,11 +2,12 @@
 # Shared helpers for the Python parts of the FTPS tests (and tests/bench/bench-ftps.sh):
 # FTP_TLS clients that resume the control connection's TLS session on data connections
 # (berthd requires it; Python 3.11's ftplib does not do it by itself), implicit TLS, and
-# /proc readers for the process tree and memory.
+# the PSS of a process (the process tree comes from proctree.py).
 import ftplib
-import os
 import socket
 import ssl
+
+import proctree
 
 
 def context(alpn=None):
@@ -43,41 +44,8 @@ class ImplicitFTP_TLS(ReusingFTP_TLS):
         return self.welcome
 
 
-def status(pid):
-    """/proc/PID/status as {key: [words]}."""
-    d = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            d[k] = v.split()
-    return d
-
-
-def ppid(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
-def children(pid):
-    """Child processes of pid (scanning /proc: also those of other users)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if ppid(int(p)) == pid:
-                    out.append(int(p))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def tree(pid):
-    """Every descendant of pid."""
-    out = []
-    for c in children(pid):
-        out.append(c)
-        out.extend(tree(c))
-    return out
+# The process tree (proctree.py), re-exported for the FTPS tests and the benchmark.
+status, children, tree = proctree.status, proctree.children, proctree.descendants
 
 
 def pss(pid):

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # FTPS privilege separation: the process holding a pre-login control connection is not
-# root and is chrooted; the process that reads files runs as the account (it holds the
+# root, is chrooted and runs under its seccomp filter (so does the worker); the process that reads files runs as the account (it holds the
 # file open during a download); after login no process of the connection (network
 # child, monitor, worker) holds the certificate's private key, while the master does
 # (positive control of the memory search).
@@ -71,8 +71,10 @@ for phase in ("plaintext", "after AUTH TLS"):
     assert os.readlink("/proc/%d/root" % net) == "/run/berthd/empty", os.readlink(
         "/proc/%d/root" % net)
     assert st["NoNewPrivs"] == ["1"] and int(st["CapEff"][0], 16) == 0, st["CapEff"]
+    assert st["Seccomp"] == ["2"], ("the network child runs without its seccomp filter",
+                                    st["Seccomp"])
     st_m = status(monitor)
-    assert st_m["Uid"][0] == "0"
+    assert st_m["Uid"][0] == "0" and st_m["Seccomp"] == ["0"]
     print("pre-login (%s): network child %d uid %s root %s" % (
         phase, net, st["Uid"][0], os.readlink("/proc/%d/root" % net)))
     if phase == "plaintext":
@@ -88,6 +90,7 @@ assert st["Uid"] == [str(uid)] * 4 and st["Gid"] == [str(gid)] * 4, (st["Uid"], 
 assert sorted(int(g) for g in st.get("Groups", [])) == groups, st.get("Groups")
 assert int(st["CapEff"][0], 16) == 0 and int(st["CapPrm"][0], 16) == 0, st["CapEff"]
 assert st["NoNewPrivs"] == ["1"]
+assert st["Seccomp"] == ["2"], ("the worker runs without its seccomp filter", st["Seccomp"])
 cmdline = open("/proc/%d/cmdline" % worker, "rb").read().split(b"\0")
 assert cmdline[1] == b"--internal-ftp-worker", cmdline[:2]
 epsv = c.cmd("EPSV")
