@@ -73,7 +73,3 @@ void ftps_addr_text(const struct sockaddr_storage *a, char *out, size_t outlen);
 /* O_NONBLOCK on; 0 or -errno. */
 int ftps_set_nonblock(int fd);
 
-struct vfs;
-/* ReadOnly until the policy layer wraps the worker's VFS: a decorator over @in (borrowed)
- * that refuses every writing operation with -EACCES. 0. */
-int ftps_vfs_readonly_wrap(struct vfs *in, struct vfs **ret);

@@ -519,8 +519,7 @@ postlogin(struct fnet *n)
 	if (n->c->tls)
 		tls_server_forget_key(n->c->tls);
 	int wfd = -1;
-	uint32_t id = 0;
-	int r = mon_ask_spawn_worker(n->c->mon_fd, NULL, &wfd, &id);
+	int r = mon_ask_ftp_worker(n->c->mon_fd, n->tls != NULL, &wfd);
 	if (r == 0) {
 		r = send_hello(n, wfd);
 		if (r < 0) {

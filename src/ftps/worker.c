@@ -103,11 +103,14 @@ static void
 on_transfer(void *userdata, const struct ftp_transfer *t)
 {
 	const struct fw *w = userdata;
-	log_info("transfer %s user %s from %s port %s ftps: \"%s\" %llu bytes in %.3fs %s%s%s%s",
+	log_info("transfer %s user %s from %s port %s ftps: \"%s\" %llu bytes in %.3fs "
+	         "%s%s%s%s%s%s%s%s",
 	         t->upload ? "upload" : "download", w->s->user, w->s->peer_addr, w->s->peer_port,
 	         t->path, (unsigned long long)t->bytes, t->seconds,
 	         t->completed ? "completed" : "aborted", t->reason ? " (" : "",
-	         t->reason ? t->reason : "", t->reason ? ")" : "");
+	         t->reason ? t->reason : "", t->reason ? ")" : "", t->sha256 ? " sha256 " : "",
+	         t->sha256 ? t->sha256 : "", t->published ? "" : " not published: ",
+	         t->published ? "" : (t->unpublished ? t->unpublished : "?"));
 }
 
 static void refuse_log(struct fw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -996,7 +999,6 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 	 * the threshold after the first free and keep the buffer in the heap). */
 	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	struct fw w = {.s = s, .ctl = fd, .listener = -1, .data = -1, .ctl_readable = true};
-	struct vfs *ro = NULL;
 	struct wflags f = {0};
 	uint32_t max_line = 0;
 	if (parse_args(&w, args, &f, &max_line) < 0) {
@@ -1006,10 +1008,6 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 	if (ftps_addr_parse(s->peer_addr, &w.peer) < 0) {
 		log_error("ftps worker for %s: bad peer address %s", s->user, s->peer_addr);
 		return 2;
-	}
-	if (s->read_only) {
-		(void)ftps_vfs_readonly_wrap(vfs, &ro);
-		vfs = ro;
 	}
 	xbuf_init(&w.ctl_in, FTPS_CTL_QUEUE);
 	xbuf_init(&w.ctl_out, FTPS_CTL_QUEUE);
@@ -1037,6 +1035,7 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 	        .gid = (uint32_t)getgid(),
 	        .read_only = s->read_only,
 	        .max_line = max_line,
+	        .hash = true,
 	        .log = engine_log,
 	        .transfer = on_transfer,
 	        .userdata = &w,
@@ -1061,7 +1060,6 @@ out:
 	data_close(&w);
 	listener_close(&w);
 	w.dctx = tls_data_ctx_free(w.dctx);
-	vfs_free(ro);
 	xbuf_deinit(&w.ctl_in);
 	xbuf_deinit(&w.ctl_out);
 	xbuf_deinit(&w.feed);

@@ -201,6 +201,16 @@ take_login_slot(struct monitor *m)
 	return false;
 }
 
+/* The protocols a login on this connection can use (Protocols): SSH's two, or FTPS, and
+ * plain FTP too on an allow-plain listener (the session's worker request says which). */
+static uint32_t
+login_protocols(const struct monitor *m)
+{
+	if (!m->ftps)
+		return POLICY_PROTO_SSH;
+	return POLICY_PROTO_FTPS | (m->mc->ftps_allow_plain ? POLICY_PROTO_FTP : 0);
+}
+
 /* Pin the user name; returns false when the client changed it (hang up). */
 static bool
 pin_user(struct monitor *m, const char *user)
@@ -228,7 +238,8 @@ pin_user(struct monitor *m, const char *user)
 	/* The account's own login rules (AllowFrom, DenyFrom, Expires, Protocols): same
 	 * treatment as AllowUsers, a refused account answers like a wrong password. */
 	struct policy_verdict v;
-	if (policy_check_login(a->policy, m->mc->peer_addr, time(NULL), POLICY_PROTO_SSH, &v) < 0) {
+	if (policy_check_login(a->policy, m->mc->peer_addr, time(NULL), login_protocols(m), &v) <
+	    0) {
 		_cleanup_free_ char *rule = login_rule_text(&v);
 		log_info("User %s from %s not allowed because of %s", user, m->mc->peer_addr, rule);
 		berth_account_free(a);
@@ -729,14 +740,31 @@ spawn_kind(struct xbuf *req, char **ret_scp)
 	return 0;
 }
 
+/* An FTP session's worker request: its protocol (POLICY_PROTO_FTPS, or POLICY_PROTO_FTP
+ * for a plaintext control connection, which only an allow-plain listener has). 0 or
+ * -EBADMSG. */
+static int
+ftp_spawn_kind(const struct monitor *m, struct xbuf *req, uint64_t *ret_proto)
+{
+	uint8_t kind;
+	if (xbuf_get_u8(req, &kind) < 0 || xbuf_len(req) != 0 ||
+	    (kind != MON_SESSION_FTPS && (kind != MON_SESSION_FTP || !m->mc->ftps_allow_plain)))
+		return -EBADMSG;
+	*ret_proto = kind == MON_SESSION_FTPS ? POLICY_PROTO_FTPS : POLICY_PROTO_FTP;
+	return 0;
+}
+
 static int
 handle_spawn(struct monitor *m, struct xbuf *req)
 {
 	uint8_t no = 0;
 	struct mon_worker *slot = NULL;
 	_cleanup_free_ char *scp = NULL;
-	if (spawn_kind(req, &scp) < 0)
+	uint64_t proto = POLICY_PROTO_SFTP;
+	if (m->ftps ? ftp_spawn_kind(m, req, &proto) < 0 : spawn_kind(req, &scp) < 0)
 		return -EBADMSG;
+	if (scp)
+		proto = POLICY_PROTO_SCP;
 	if (m->ftps && m->ftp_spawned) {
 		/* An FTP session has exactly one worker, started at login. */
 		log_error("refusing a second FTP worker for %s port %u", m->mc->peer_addr,
@@ -750,14 +778,18 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		                                      : "not authenticated");
 		return mon_send(m->sock, &no, 1, -1);
 	}
-	/* Protocols: the login needed sftp or scp; this session needs its own. */
-	uint64_t proto = scp ? POLICY_PROTO_SCP : POLICY_PROTO_SFTP;
+	/* Protocols: the login needed one of the connection's protocols; this session needs
+	 * its own (sftp or scp; ftps, or ftp over a plaintext control connection). */
 	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & proto)) {
 		const struct policy_value *v = &m->acct->policy->values[POLICY_PROTOCOLS];
 		log_info("refusing %s for %s from %s port %u: %s (%s:%u)",
-		         scp ? "scp" : "subsystem 'sftp'", m->user, m->mc->peer_addr,
-		         m->mc->peer_port, v->text ? v->text : "Protocols",
-		         v->origin.file ? v->origin.file : "?", v->origin.line);
+		         proto == POLICY_PROTO_FTPS  ? "ftps"
+		         : proto == POLICY_PROTO_FTP ? "ftp (plaintext)"
+		         : scp                       ? "scp"
+		                                     : "subsystem 'sftp'",
+		         m->user, m->mc->peer_addr, m->mc->peer_port,
+		         v->text ? v->text : "Protocols", v->origin.file ? v->origin.file : "?",
+		         v->origin.line);
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	int pfd, sfd;
