@@ -15,6 +15,7 @@
 
 #include "berth/conf.h"
 
+struct authkeys_entry;
 struct authkeys_list;
 struct policy;
 
@@ -193,6 +194,16 @@ bool berth_account_name_valid(const char *name);
  */
 int berth_account_lookup(const struct berth_config *cfg, const struct berth_accounts *db,
                          const char *name, struct berth_account **ret);
+
+/**
+ * berth_account_apply_key() - what the key that authenticated a login says about its
+ * sessions, folded into @acct->policy: command="internal-sftp -R" makes them read-only,
+ * recorded with the key's file:line. The monitor calls this before it hands the policy
+ * to a worker; `berthctl explain --key` does the same.
+ * @acct: account (its policy is changed).
+ * @key: the key used, or NULL (password login: nothing changes).
+ */
+void berth_account_apply_key(struct berth_account *acct, const struct authkeys_entry *key);
 
 /**
  * berth_account_check_access() - may this account log in at all from @client_addr?

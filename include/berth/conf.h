@@ -240,6 +240,9 @@ struct berth_config {
 	size_t n_allow_users;
 	char **deny_users; /* DenyUsers patterns */
 	size_t n_deny_users;
+	/* Where the first AllowUsers / DenyUsers line is (berthctl explain). */
+	struct berth_conf_origin origin_allow_users;
+	struct berth_conf_origin origin_deny_users;
 
 	/* Authentication */
 	struct berth_auth_policy auth_methods; /* AuthenticationMethods (any) */

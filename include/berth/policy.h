@@ -345,6 +345,26 @@ int policy_check_login(const struct policy *p, const char *addr, time_t now, uin
 bool policy_reserved_name(const char *name);
 #define POLICY_RESERVED_PREFIX "berth-"
 
+/* Flags for policy_path_lexical(). */
+enum { POLICY_PATH_DOTS = 0x1 };
+
+/**
+ * policy_path_lexical() - the canonical path (see above) that @path names if no symbolic
+ * link is on the way: absolute (a relative @path starts at @cwd), "//" collapsed, no
+ * trailing slash. The policy layer decides on this form first (vfs_policy.c); `berthctl
+ * explain` evaluates a path as written with it.
+ * @cwd: canonical working directory ("/" = jail root).
+ * @path: client path.
+ * @flags: POLICY_PATH_DOTS: resolve "." and ".." components as well (".." of "/" is "/",
+ *         as the kernel's RESOLVE_IN_ROOT does). Without it a path with such a component
+ *         gives 1: what it names depends on the links on the way, so the caller resolves
+ *         it through the kernel instead.
+ * @ret: heap string.
+ *
+ * Return: 0, 1 (see @flags), or -EINVAL (empty, or PATH_MAX bytes or longer).
+ */
+int policy_path_lexical(const char *cwd, const char *path, unsigned flags, char **ret);
+
 /**
  * policy_verdict_describe() - one line for logs and `berthctl explain`:
  * "denied by Permissions /in upload-only at /etc/berth/accounts:12" or

@@ -20,8 +20,8 @@
 
 struct policy_state;
 
-/* Positive result of policy_login_slot(). */
-enum { POLICY_STATE_FULL = 1 };
+/* Positive results: policy_login_slot(), policy_state_rescan(). */
+enum { POLICY_STATE_FULL = 1, POLICY_STATE_BUSY = 2 };
 
 /**
  * policy_state_file_name() - the file name used for @account under quota/ and sessions/:
@@ -91,6 +91,13 @@ int policy_state_attach(struct policy_state *s,
  */
 int policy_state_reserve(struct policy_state *s, uint64_t bytes, uint64_t files, uint64_t max_bytes,
                          uint64_t max_files);
+/**
+ * policy_state_touch() - a change reserved earlier has reached the disk (a write landed, a
+ * file was created): a policy_state_rescan() walking meanwhile walks again, so it never
+ * stores a walk that saw the file before the change while the counter already held it.
+ * @s: state.
+ */
+void policy_state_touch(struct policy_state *s);
 /* Give back; the counters never go below zero. */
 void policy_state_release(struct policy_state *s, uint64_t bytes, uint64_t files);
 /* Current usage. */
@@ -105,6 +112,88 @@ void policy_state_usage(const struct policy_state *s, uint64_t *ret_bytes, uint6
  * @files: change in files.
  */
 void policy_state_volatile(struct policy_state *s, int64_t bytes, int64_t files);
+
+/**
+ * struct policy_state_rescan_report - what policy_state_rescan() saw and did.
+ * @old_valid: the usage was known before.
+ * @old_bytes: usage before (bytes).
+ * @old_files: usage before (regular files).
+ * @stored: the usage was written.
+ * @bytes: usage written (as of the walk; changes after it are kept on top).
+ * @files: likewise.
+ * @moved_bytes: how far sessions moved the byte counter during the walk.
+ * @moved_files: likewise for files.
+ */
+struct policy_state_rescan_report {
+	bool old_valid;
+	uint64_t old_bytes, old_files;
+	bool stored;
+	uint64_t bytes, files;
+	uint64_t moved_bytes, moved_files;
+};
+
+/**
+ * policy_state_rescan() - recompute the usage while sessions may be running (`berthctl
+ * quota rescan`). Under the state's lock (no session attaches and no other scan runs
+ * meanwhile; reservations of dead sessions are given back first), @scan walks the jail.
+ * Its result, plus live sessions' unnamed temporary files, is stored only if no session
+ * changed the usage during the walk (a generation counter every change bumps, and the
+ * counters themselves); changes after the walk are kept on top of it (compare-and-swap),
+ * so nothing a running session does afterwards is lost.
+ * When the usage moved during the walk (writes in flight), the walk may have seen a file
+ * before or after a write: nothing is stored and POLICY_STATE_BUSY returned, unless
+ * @store_anyway: then the walk's result is stored plus whatever was added during it (an
+ * upload in flight is over-counted by at most what it wrote during the walk, never
+ * under-counted; a file deleted during the walk may still be counted).
+ * The policy layer reserves before it writes and gives back after it deletes, and
+ * tells the state when a reserved change landed (policy_state_touch()), so a change in
+ * flight while the walk passes its file disturbs the walk. What the check cannot see:
+ * a session stalled between its disk change and the counter update (or the touch) for
+ * the whole rest of a walk; its one change in flight is then missing from the usage (a
+ * write that landed after the walk passed its file, or a delete given back after the
+ * walk had already not counted the file).
+ * @s: state (a real file).
+ * @scan: walks the jail; 0 with bytes and regular files, or -errno.
+ * @ctx: for @scan.
+ * @store_anyway: see above.
+ * @ret: report (filled on 0 and POLICY_STATE_BUSY).
+ *
+ * Return: 0 (stored), POLICY_STATE_BUSY, or -errno (locking, @scan).
+ */
+int policy_state_rescan(struct policy_state *s,
+                        int (*scan)(void *ctx, uint64_t *bytes, uint64_t *files), void *ctx,
+                        bool store_anyway, struct policy_state_rescan_report *ret);
+
+/**
+ * struct policy_state_info - a read-only look at an account's state file.
+ * @initialised: a session (or a rescan) has set the file up.
+ * @valid: the usage is known (else the next session walks the jail first).
+ * @bytes: usage in bytes (QuotaSize), including @temp_bytes.
+ * @files: usage in regular files (QuotaFiles), including @temp_files.
+ * @temp_bytes: reserved for live sessions' unnamed temporary files (atomic uploads).
+ * @temp_files: likewise.
+ * @sessions: sessions attached now (holding a reservation slot; at most 64 are tracked).
+ * @scanning: a usage walk (a session's first scan, or a rescan) holds the lock now.
+ */
+struct policy_state_info {
+	bool initialised;
+	bool valid;
+	uint64_t bytes, files;
+	uint64_t temp_bytes, temp_files;
+	uint32_t sessions;
+	bool scanning;
+};
+
+/**
+ * policy_state_read() - read StateDirectory/quota/<account> without changing anything
+ * (opened read-only, never created; `berthctl quota show`, `berthctl explain`).
+ * @state_dir: StateDirectory.
+ * @account: account name.
+ * @ret: what it holds.
+ *
+ * Return: 0, -ENOENT (no session has needed it yet), or -errno.
+ */
+int policy_state_read(const char *state_dir, const char *account, struct policy_state_info *ret);
 
 enum policy_state_dir { POLICY_STATE_UP = 0, POLICY_STATE_DOWN = 1 };
 
@@ -137,3 +226,17 @@ int policy_state_throttle(struct policy_state *s, enum policy_state_dir dir, uin
  */
 int policy_login_slot(const char *state_dir, const char *account, uint32_t max, int *ret_fd,
                       uint32_t *ret_slot);
+
+/**
+ * policy_login_count() - how many of the first @max concurrent-login slots of @account
+ * are held now (read-only; `berthctl explain` for MaxLogins): a login gets a slot while
+ * this is below @max.
+ * @state_dir: StateDirectory.
+ * @account: account name.
+ * @max: MaxLogins.
+ * @ret_used: slots held (0 when no login has ever taken one).
+ *
+ * Return: 0 or -errno.
+ */
+int policy_login_count(const char *state_dir, const char *account, uint32_t max,
+                       uint32_t *ret_used);

@@ -73,3 +73,20 @@ int vfs_policy_wrap(struct vfs *inner, const struct vfs_policy_config *cfg, stru
  * Return: 0 or -errno.
  */
 int vfs_policy_scan(struct vfs *v, uint64_t *ret_bytes, uint64_t *ret_files);
+
+/**
+ * vfs_policy_resolve() - the canonical path the policy layer decides on once it resolves
+ * @path through the kernel (a path that met a symbolic link, or has "." or ".."): with
+ * @follow, the object @path leads to, every link followed (a missing final component is
+ * kept as named: realpath); without, the entry @path names (its parent resolved, the
+ * final component kept and not followed), as for remove, rename, mkdir and links.
+ * `berthctl explain --resolve` calls it as the account on the unwrapped backend.
+ * @inner: the backend the policy layer wraps.
+ * @path: client path (relative paths start at @inner's working directory).
+ * @follow: see above.
+ * @ret: heap string.
+ *
+ * Return: 0, 1 (without @follow: the final component names no entry: "", "." or ".."),
+ * or -errno.
+ */
+int vfs_policy_resolve(struct vfs *inner, const char *path, bool follow, char **ret);

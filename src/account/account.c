@@ -224,6 +224,14 @@ berth_account_lookup(const struct berth_config *cfg, const struct berth_accounts
 	return lookup_system(cfg, db, name, ret);
 }
 
+void
+berth_account_apply_key(struct berth_account *acct, const struct authkeys_entry *key)
+{
+	if (key && key->opts.read_only)
+		policy_set_read_only(acct->policy, "command=\"internal-sftp -R\"", key->source,
+		                     key->line);
+}
+
 /* "user" or "user@addr-pattern". */
 static bool
 user_pattern_matches(const char *pattern, const char *user, const char *client_addr)

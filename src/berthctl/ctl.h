@@ -8,6 +8,10 @@
 #include "berth/conf.h"
 
 struct acctedit;
+struct berth_account;
+struct berth_accounts;
+struct vfs;
+struct xbuf;
 
 /* Exit statuses (berthctl(8)). */
 enum {
@@ -129,7 +133,45 @@ bool ctl_stanza_has_key(const struct acctedit *ed, size_t s, const char *line);
 /* "256 SHA256:... comment (ED25519)", as ssh-keygen -l prints a key; heap string. */
 char *ctl_key_description(const char *line);
 
-/* The commands (account.c, key.c). */
+/**
+ * ctl_account() - look @name up as the monitor does for a login: the configuration, the
+ * accounts file (one that does not load counts as empty, as berthd fails closed: a
+ * warning lists its errors), then berth_account_lookup(). Problems are printed.
+ * @c: context.
+ * @name: account name.
+ * @ret_cfg: the configuration.
+ * @ret_db: the database (berth_accounts_free()).
+ * @ret: the account with its compiled policy (berth_account_free()).
+ *
+ * Return: exit status (CTL_ERROR for an unknown account).
+ */
+int ctl_account(struct ctl *c, const char *name, const struct berth_config **ret_cfg,
+                struct berth_accounts **ret_db, struct berth_account **ret);
+
+/* Bytes the function run by ctl_as_account() may answer. */
+#define CTL_AS_ACCOUNT_MAX (60 * 1024)
+
+/**
+ * ctl_as_account() - run @fn in a forked child that is the account (exactly its uid, gid
+ * and groups, as berthd's worker: priv_drop_to(), no new privileges, not dumpable), on
+ * the account's jail opened as a POSIX VFS (root = Root, working directory =
+ * StartDirectory). Needs root, or to be the account already.
+ * @cfg: configuration (Umask).
+ * @a: account.
+ * @fn: the work; writes its answer into @out and returns 0 or -errno.
+ * @ctx: for @fn.
+ * @ret: receives @fn's answer when it returned 0.
+ *
+ * Return: what @fn returned, or 1 when the child could not become the account or open
+ * the jail (printed).
+ */
+int ctl_as_account(const struct berth_config *cfg, const struct berth_account *a,
+                   int (*fn)(struct vfs *v, void *ctx, struct xbuf *out), void *ctx,
+                   struct xbuf *ret);
+
+/* The commands (account.c, key.c, explain.c, quota.c). */
 int ctl_cmd_account(struct ctl *c, int argc, char **argv);
 int ctl_cmd_group(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
+int ctl_cmd_explain(struct ctl *c, int argc, char **argv);
+int ctl_cmd_quota(struct ctl *c, int argc, char **argv);

@@ -80,6 +80,10 @@ static const struct ctl_command commands[] = {
         {"key", ctl_cmd_key, "add|list|remove ACCOUNT ...", "an account's authorized keys"},
         {"check", cmd_check, "[-f berthd.conf]",
          "check the configuration and the accounts file (the same as berthd -t)"},
+        {"explain", ctl_cmd_explain, "ACCOUNT OPERATION PATH [--to T] [--from ADDR] ...",
+         "would the account be allowed this, and which rules (file:line) decide"},
+        {"quota", ctl_cmd_quota, "show|rescan ACCOUNT",
+         "an account's quota usage (StateDirectory/quota/)"},
 };
 
 static int

@@ -11,6 +11,7 @@
 
 #include "config.h"
 
+#include "berth/account.h"
 #include "berth/acctedit.h"
 #include "berth/authkeys.h"
 #include "berth/common.h"
@@ -153,6 +154,47 @@ ctl_read_accounts(struct ctl *c, char **ret_text, size_t *ret_len, const char **
 		return CTL_ERROR;
 	}
 	*ret_path = path;
+	return CTL_OK;
+}
+
+int
+ctl_account(struct ctl *c, const char *name, const struct berth_config **ret_cfg,
+            struct berth_accounts **ret_db, struct berth_account **ret)
+{
+	const struct berth_config *cfg;
+	const char *path;
+	struct berth_accounts *db = NULL;
+
+	if (ctl_config(c, &cfg) != CTL_OK)
+		return CTL_ERROR;
+	path = c->accounts_path ? c->accounts_path : cfg->accounts_file;
+	struct berth_errors errs = BERTH_ERRORS_NULL;
+	if (!path) {
+		path = "none";
+	} else if (berth_accounts_load(path, &db, &errs) != 0) {
+		ctl_warn("%s does not load; berthd refuses every account it defines until it is "
+		         "fixed (berthctl check):",
+		         path);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "  %s\n", errs.msgs[i]);
+		berth_accounts_free(db);
+		db = NULL;
+	}
+	berth_errors_free(&errs);
+	if (!db)
+		db = berth_accounts_new_empty();
+	int r = berth_account_lookup(cfg, db, name, ret);
+	if (r != 0) {
+		if (r < 0)
+			ctl_err("looking up %s: %s", name, strerror(-r));
+		else
+			ctl_err("no account %s (accounts file %s%s)", name, path,
+			        cfg->system_accounts ? ", then system accounts" : "");
+		berth_accounts_free(db);
+		return CTL_ERROR;
+	}
+	*ret_cfg = cfg;
+	*ret_db = db;
 	return CTL_OK;
 }
 

@@ -1165,9 +1165,9 @@ static const struct kw keywords[] = {
          .set = set_strv, .dump = dump_strv},
         {"AllowUsers", KW_CUSTOM, "list", NULL,
          "Only these users (patterns user or user@address-pattern) may log in.", .multi = true,
-         .set = set_strv, .dump = dump_strv},
+         .set = set_strv, .dump = dump_strv, .origin_off = ORIG(origin_allow_users)},
         {"DenyUsers", KW_CUSTOM, "list", NULL, "These users may not log in (checked first).",
-         .multi = true, .set = set_strv, .dump = dump_strv},
+         .multi = true, .set = set_strv, .dump = dump_strv, .origin_off = ORIG(origin_deny_users)},
         /* authentication */
         {"AuthenticationMethods", KW_CUSTOM, "chains", "any",
          "Required method chains, sshd syntax: publickey,password publickey.",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Per-account policy: construction, merging and the pure decision functions. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -262,6 +263,45 @@ policy_reserved_name(const char *name)
 {
 	return name[0] == '.' &&
 	       strncmp(name + 1, POLICY_RESERVED_PREFIX, sizeof(POLICY_RESERVED_PREFIX) - 1) == 0;
+}
+
+/* ---- paths ---- */
+
+int
+policy_path_lexical(const char *cwd, const char *path, unsigned flags, char **ret)
+{
+	size_t n = strlen(path);
+	if (n == 0 || n >= PATH_MAX)
+		return -EINVAL;
+	const char *base = path[0] == '/' || strcmp(cwd, "/") == 0 ? "" : cwd;
+	char *out = xmalloc(strlen(base) + n + 2), *o = stpcpy(out, base);
+	for (const char *c = path; *c;) {
+		while (*c == '/')
+			c++;
+		size_t len = strcspn(c, "/");
+		if (len == 0)
+			break;
+		bool dot = len == 1 && c[0] == '.', dotdot = len == 2 && c[0] == '.' && c[1] == '.';
+		if ((dot || dotdot) && !(flags & POLICY_PATH_DOTS)) {
+			free(out);
+			return 1;
+		}
+		if (dotdot) {
+			/* Up one component; at the root, stay there. */
+			while (o > out && *--o != '/')
+				;
+		} else if (!dot) {
+			*o++ = '/';
+			memcpy(o, c, len);
+			o += len;
+		}
+		c += len;
+	}
+	if (o == out)
+		*o++ = '/';
+	*o = '\0';
+	*ret = out;
+	return 0;
 }
 
 /* ---- decisions ---- */

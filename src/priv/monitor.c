@@ -699,10 +699,8 @@ policy_memfd(const struct policy *p)
 static int
 prepare_policy(struct monitor *m, int *ret_policy_fd, int *ret_state_fd)
 {
+	berth_account_apply_key(m->acct, m->key_used);
 	struct policy *p = m->acct->policy;
-	if (m->key_used && m->key_used->opts.read_only)
-		policy_set_read_only(p, "command=\"internal-sftp -R\"", m->key_used->source,
-		                     m->key_used->line);
 	int pfd = policy_memfd(p);
 	if (pfd < 0) {
 		log_error("cannot hand the policy of %s to its session: %s", m->user,

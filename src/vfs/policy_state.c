@@ -31,8 +31,9 @@ struct state_file {
 	uint32_t valid; /* usage known */
 	uint32_t pad;
 	uint64_t bytes, files;
-	uint64_t tat[2]; /* GCRA theoretical arrival time per direction, CLOCK_MONOTONIC ns */
-	uint64_t reserved[8];
+	uint64_t tat[2];  /* GCRA theoretical arrival time per direction, CLOCK_MONOTONIC ns */
+	uint64_t changes; /* bumped by every change of the usage (policy_state_rescan()) */
+	uint64_t reserved[7];
 	struct state_slot slots[STATE_SLOTS];
 };
 _Static_assert(sizeof(struct state_file) <= STATE_SIZE, "state file layout");
@@ -64,20 +65,23 @@ policy_state_file_name(const char *account)
 	return out;
 }
 
-/* StateDirectory/<sub>/<account>, creating <sub> (0700). */
+/* StateDirectory/<sub>/<account>: read-write, creating <sub> (0700) and the file, or
+ * (@create false) read-only and only if it exists. */
 static int
-open_in(const char *state_dir, const char *sub, const char *account, int *ret_fd)
+open_in_mode(const char *state_dir, const char *sub, const char *account, bool create, int *ret_fd)
 {
 	_cleanup_close_ int dfd = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	if (mkdirat(dfd, sub, 0700) < 0 && errno != EEXIST)
+	if (create && mkdirat(dfd, sub, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	_cleanup_close_ int sfd = openat(dfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0)
 		return -errno;
 	_cleanup_free_ char *name = policy_state_file_name(account);
-	int fd = openat(sfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	int fd = openat(
+	        sfd, name,
+	        (create ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -87,6 +91,12 @@ open_in(const char *state_dir, const char *sub, const char *account, int *ret_fd
 	}
 	*ret_fd = fd;
 	return 0;
+}
+
+static int
+open_in(const char *state_dir, const char *sub, const char *account, int *ret_fd)
+{
+	return open_in_mode(state_dir, sub, account, true, ret_fd);
 }
 
 int
@@ -105,6 +115,22 @@ lock_byte(int fd, off_t at, bool wait, short type)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+/* Is byte @at of @fd locked by some open file description (another process's)? */
+static bool
+byte_locked(int fd, off_t at)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
+	return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* The usage changed: a rescan walking meanwhile sees a new generation (it compares the
+ * counters too, for a change whose bump it has not seen yet). */
+static void
+changed(struct policy_state *s)
+{
+	__atomic_add_fetch(&s->f->changes, 1, __ATOMIC_SEQ_CST);
 }
 
 int
@@ -204,12 +230,13 @@ take_slot(struct policy_state *s)
 	return 0; /* all taken: this session's temporary files are not crash-tracked */
 }
 
-int
-policy_state_attach(struct policy_state *s,
-                    int (*scan)(void *ctx, uint64_t *bytes, uint64_t *files), void *ctx)
+/* Take the init lock, set up a new (or foreign) file, give back dead sessions'
+ * reservations. */
+static int
+lock_and_prepare(struct policy_state *s)
 {
 	struct state_file *f = s->f;
-	int r = 0;
+	int r;
 	if (s->fd >= 0 && (r = lock_byte(s->fd, LOCK_INIT, true, F_WRLCK)) < 0)
 		return r;
 	if (f->magic != STATE_MAGIC || f->version != STATE_VERSION) {
@@ -219,15 +246,57 @@ policy_state_attach(struct policy_state *s,
 	}
 	if (s->fd >= 0)
 		reclaim_dead_slots(s);
+	return 0;
+}
+
+static void
+unlock_init(struct policy_state *s)
+{
+	if (s->fd >= 0)
+		(void)lock_byte(s->fd, LOCK_INIT, false, F_UNLCK);
+}
+
+/* Reservations of live sessions' unnamed temporary files. */
+static void
+volatile_sum(const struct state_file *f, uint64_t *ret_bytes, uint64_t *ret_files)
+{
+	uint64_t b = 0, n = 0;
+	for (int i = 0; i < STATE_SLOTS; i++) {
+		b += __atomic_load_n(&f->slots[i].bytes, __ATOMIC_SEQ_CST);
+		n += __atomic_load_n(&f->slots[i].files, __ATOMIC_SEQ_CST);
+	}
+	*ret_bytes = b;
+	*ret_files = n;
+}
+
+/* Under the init lock: the usage as @scan finds it on disk, plus live sessions' unnamed
+ * files (not on disk, but they count). */
+static int
+recount(struct policy_state *s, int (*scan)(void *ctx, uint64_t *bytes, uint64_t *files), void *ctx,
+        uint64_t *ret_bytes, uint64_t *ret_files)
+{
+	uint64_t b = 0, n = 0, vb, vn;
+	int r = scan(ctx, &b, &n);
+	if (r < 0)
+		return r;
+	volatile_sum(s->f, &vb, &vn);
+	*ret_bytes = b + vb;
+	*ret_files = n + vn;
+	return 0;
+}
+
+int
+policy_state_attach(struct policy_state *s,
+                    int (*scan)(void *ctx, uint64_t *bytes, uint64_t *files), void *ctx)
+{
+	struct state_file *f = s->f;
+	int r = lock_and_prepare(s);
+	if (r < 0)
+		return r;
 	if (!__atomic_load_n(&f->valid, __ATOMIC_SEQ_CST) && scan) {
-		uint64_t b = 0, n = 0;
-		r = scan(ctx, &b, &n);
+		uint64_t b, n;
+		r = recount(s, scan, ctx, &b, &n);
 		if (r == 0) {
-			/* Live sessions' unnamed files are not on disk but still count. */
-			for (int i = 0; i < STATE_SLOTS; i++) {
-				b += __atomic_load_n(&f->slots[i].bytes, __ATOMIC_SEQ_CST);
-				n += __atomic_load_n(&f->slots[i].files, __ATOMIC_SEQ_CST);
-			}
 			__atomic_store_n(&f->bytes, b, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&f->files, n, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&f->valid, 1, __ATOMIC_SEQ_CST);
@@ -235,9 +304,107 @@ policy_state_attach(struct policy_state *s,
 	}
 	if (r == 0 && s->fd >= 0)
 		r = take_slot(s);
-	if (s->fd >= 0)
-		(void)lock_byte(s->fd, LOCK_INIT, false, F_UNLCK);
+	unlock_init(s);
 	return r;
+}
+
+/* *@p becomes @target plus whatever sessions changed since it was read as @seen. */
+static void
+store_rebased(uint64_t *p, uint64_t seen, uint64_t target)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+	for (;;) {
+		uint64_t next =
+		        cur >= seen ? target + (cur - seen) : target - MIN(target, seen - cur);
+		if (__atomic_compare_exchange_n(p, &cur, next, false, __ATOMIC_SEQ_CST,
+		                                __ATOMIC_RELAXED))
+			return;
+	}
+}
+
+static uint64_t
+distance(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+int
+policy_state_rescan(struct policy_state *s,
+                    int (*scan)(void *ctx, uint64_t *bytes, uint64_t *files), void *ctx,
+                    bool store_anyway, struct policy_state_rescan_report *ret)
+{
+	struct state_file *f = s->f;
+	struct policy_state_rescan_report rep = {0};
+	int r = lock_and_prepare(s);
+	if (r < 0)
+		return r;
+	rep.old_valid = __atomic_load_n(&f->valid, __ATOMIC_SEQ_CST);
+	uint64_t c0 = __atomic_load_n(&f->changes, __ATOMIC_SEQ_CST);
+	uint64_t b0 = __atomic_load_n(&f->bytes, __ATOMIC_SEQ_CST);
+	uint64_t n0 = __atomic_load_n(&f->files, __ATOMIC_SEQ_CST);
+	rep.old_bytes = b0;
+	rep.old_files = n0;
+	uint64_t b, n;
+	r = recount(s, scan, ctx, &b, &n);
+	if (r == 0) {
+		uint64_t b1 = __atomic_load_n(&f->bytes, __ATOMIC_SEQ_CST);
+		uint64_t n1 = __atomic_load_n(&f->files, __ATOMIC_SEQ_CST);
+		uint64_t c1 = __atomic_load_n(&f->changes, __ATOMIC_SEQ_CST);
+		bool quiet = c0 == c1 && b0 == b1 && n0 == n1;
+		rep.moved_bytes = distance(b1, b0);
+		rep.moved_files = distance(n1, n0);
+		if (!quiet && store_anyway) {
+			/* Whatever was added during the walk may be missing from it: count it
+			 * (an upload in flight is over-counted by at most what it wrote
+			 * during the walk, never under-counted). */
+			b += b1 > b0 ? b1 - b0 : 0;
+			n += n1 > n0 ? n1 - n0 : 0;
+		}
+		if (quiet || store_anyway) {
+			store_rebased(&f->bytes, b1, b);
+			store_rebased(&f->files, n1, n);
+			__atomic_store_n(&f->valid, 1, __ATOMIC_SEQ_CST);
+			changed(s);
+			rep.stored = true;
+			rep.bytes = b;
+			rep.files = n;
+		}
+		r = quiet ? 0 : POLICY_STATE_BUSY;
+	}
+	unlock_init(s);
+	*ret = rep;
+	return r;
+}
+
+int
+policy_state_read(const char *state_dir, const char *account, struct policy_state_info *ret)
+{
+	_cleanup_close_ int fd = -1;
+	int r = open_in_mode(state_dir, "quota", account, false, &fd);
+	if (r < 0)
+		return r;
+	struct policy_state_info info = {0};
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size >= STATE_SIZE) {
+		const struct state_file *f = mmap(NULL, STATE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		if (f == MAP_FAILED)
+			return -errno;
+		if (f->magic == STATE_MAGIC && f->version == STATE_VERSION) {
+			info.initialised = true;
+			info.valid = __atomic_load_n(&f->valid, __ATOMIC_SEQ_CST) != 0;
+			info.bytes = __atomic_load_n(&f->bytes, __ATOMIC_SEQ_CST);
+			info.files = __atomic_load_n(&f->files, __ATOMIC_SEQ_CST);
+			volatile_sum(f, &info.temp_bytes, &info.temp_files);
+		}
+		munmap((void *)f, STATE_SIZE);
+	}
+	for (int i = 0; i < STATE_SLOTS; i++)
+		info.sessions += byte_locked(fd, LOCK_SLOT0 + i);
+	info.scanning = byte_locked(fd, LOCK_INIT);
+	*ret = info;
+	return 0;
 }
 
 static bool
@@ -262,9 +429,19 @@ policy_state_reserve(struct policy_state *s, uint64_t bytes, uint64_t files, uin
 		return -EDQUOT;
 	if (!add_capped(&s->f->files, files, max_files)) {
 		sub_clamped(&s->f->bytes, bytes);
+		if (bytes)
+			changed(s);
 		return -EDQUOT;
 	}
+	if (bytes || files)
+		changed(s);
 	return 0;
+}
+
+void
+policy_state_touch(struct policy_state *s)
+{
+	changed(s);
 }
 
 void
@@ -274,6 +451,8 @@ policy_state_release(struct policy_state *s, uint64_t bytes, uint64_t files)
 		sub_clamped(&s->f->bytes, bytes);
 	if (files)
 		sub_clamped(&s->f->files, files);
+	if (bytes || files)
+		changed(s);
 }
 
 void
@@ -299,6 +478,8 @@ policy_state_volatile(struct policy_state *s, int64_t bytes, int64_t files)
 		__atomic_add_fetch(&sl->files, (uint64_t)files, __ATOMIC_SEQ_CST);
 	else if (files < 0)
 		sub_clamped(&sl->files, (uint64_t)-files);
+	if (bytes || files)
+		changed(s);
 }
 
 int
@@ -349,4 +530,22 @@ policy_login_slot(const char *state_dir, const char *account, uint32_t max, int 
 	}
 	close(fd);
 	return r == -EAGAIN || r == -EACCES ? POLICY_STATE_FULL : r;
+}
+
+int
+policy_login_count(const char *state_dir, const char *account, uint32_t max, uint32_t *ret_used)
+{
+	_cleanup_close_ int fd = -1;
+	int r = open_in_mode(state_dir, "sessions", account, false, &fd);
+	uint32_t used = 0;
+	if (r == -ENOENT) {
+		*ret_used = 0; /* no login has ever taken a slot */
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < max; i++)
+		used += byte_locked(fd, (off_t)i);
+	*ret_used = used;
+	return 0;
 }

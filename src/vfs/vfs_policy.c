@@ -157,52 +157,37 @@ split(const char *path, char **ret_parent, char **ret_leaf)
 	return 0;
 }
 
-/* The path of the entry @path names, its final component not followed: the canonical
- * parent (kernel-resolved) plus the name. 1 for a final component that names no entry. */
-static int
-canon_leaf(struct pvfs *pv, const char *path, char **ret)
+int
+vfs_policy_resolve(struct vfs *inner, const char *path, bool follow, char **ret)
 {
+	if (follow)
+		return vfs_realpath(inner, path[0] ? path : ".", ret);
+	/* The entry itself: the canonical parent (kernel-resolved) plus the name. */
 	_cleanup_free_ char *parent = NULL, *leaf = NULL, *cparent = NULL;
 	int r = split(path, &parent, &leaf);
 	if (r != 0)
 		return r;
-	if ((r = vfs_realpath(pv->inner, parent, &cparent)) < 0)
+	if ((r = vfs_realpath(inner, parent, &cparent)) < 0)
 		return r;
 	*ret = join(cparent, leaf);
 	return 0;
 }
 
-/* The canonical form @path has if it contains no symbolic link: absolute (from the
- * working directory), "//" collapsed, no trailing slash. False for paths with "." or ".."
- * components (their meaning depends on links), which always take the resolved route. */
+/* The path of the entry @path names, its final component not followed. 1 for a final
+ * component that names no entry. */
+static int
+canon_leaf(struct pvfs *pv, const char *path, char **ret)
+{
+	return vfs_policy_resolve(pv->inner, path, false, ret);
+}
+
+/* The canonical form @path has if it contains no symbolic link (policy_path_lexical());
+ * false for paths with "." or ".." components (their meaning depends on links), which
+ * always take the resolved route. */
 static bool
 lexical(struct pvfs *pv, const char *path, char **ret)
 {
-	size_t n = strlen(path);
-	if (n == 0 || n >= PATH_MAX)
-		return false;
-	const char *base = path[0] == '/' || strcmp(pv->cwd, "/") == 0 ? "" : pv->cwd;
-	char *out = xmalloc(strlen(base) + n + 2), *o = stpcpy(out, base);
-	for (const char *c = path; *c;) {
-		while (*c == '/')
-			c++;
-		size_t len = strcspn(c, "/");
-		if (len == 0)
-			break;
-		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) {
-			free(out);
-			return false;
-		}
-		*o++ = '/';
-		memcpy(o, c, len);
-		o += len;
-		c += len;
-	}
-	if (o == out)
-		*o++ = '/';
-	*o = '\0';
-	*ret = out;
-	return true;
+	return policy_path_lexical(pv->cwd, path, 0, ret) == 0;
 }
 
 /* Path of an entry for a decision and for the inner call: canonical with rules, else the
@@ -237,7 +222,7 @@ path_follow(struct pvfs *pv, const char *path, char **ret)
 		pv->lexical = true;
 		return 0;
 	}
-	return vfs_realpath(pv->inner, path[0] ? path : ".", ret);
+	return vfs_policy_resolve(pv->inner, path, true, ret);
 }
 
 /* Run one path operation: on lexical paths first, then, if that met a symlink or was
@@ -316,6 +301,15 @@ release(struct pvfs *pv, uint64_t bytes, uint64_t files)
 {
 	if (pv->quota)
 		policy_state_release(pv->st, bytes, files);
+}
+
+/* A change reserved earlier has reached the disk: a quota rescan walking meanwhile walks
+ * again (policy_state_touch()). */
+static void
+landed(struct pvfs *pv)
+{
+	if (pv->quota)
+		policy_state_touch(pv->st);
 }
 
 static void
@@ -556,6 +550,7 @@ open_direct(struct pvfs *pv, const char *p, unsigned flags, uint32_t mode, struc
 					return r;
 				r = vfs_open(pv->inner, p, flags | VFS_O_EXCL, mode, &in);
 				if (r == 0) {
+					landed(pv);
 					created = true;
 					goto opened;
 				}
@@ -852,6 +847,8 @@ p_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size_t *
 	}
 	pf->size = MAX(pf->size, end);
 	pf_volatile(pf, (int64_t)growth, 0);
+	if (growth)
+		landed(pv);
 	track_write(pf, at, end);
 	track_hash(pf, buf, at, len);
 	return 0;
@@ -911,6 +908,8 @@ p_fsetattr(struct vfs_file *f, const struct vfs_attr *a)
 				release(pv, a->size - old, 0);
 			return r;
 		}
+		if (a->size > old)
+			landed(pv);
 		if (a->size < old)
 			release(pv, old - a->size, 0);
 		if (pf->write) {
@@ -1158,6 +1157,8 @@ p_copy(struct vfs_file *src, uint64_t src_off, uint64_t len, struct vfs_file *ds
 	uint64_t grew = real_end > pd->size ? real_end - pd->size : 0;
 	release(pv, growth - MIN(growth, grew), 0);
 	pf_volatile(pd, (int64_t)grew, 0);
+	if (grew)
+		landed(pv);
 	pd->size = MAX(pd->size, real_end);
 	track_write(pd, at, real_end);
 	pd->hash_seq = false;
@@ -1251,6 +1252,8 @@ setattr_once(struct vfs *v, const char *path, bool follow, const struct vfs_attr
 			release(pv, a->size - old, 0);
 		if (r < 0)
 			return r;
+		if (reg && a->size > old)
+			landed(pv);
 		if (reg && a->size < old)
 			release(pv, old - a->size, 0);
 		rest.valid &= ~VFS_ATTR_SIZE;
@@ -1458,6 +1461,8 @@ link_once(struct vfs *v, const char *oldpath, const char *newpath)
 	r = vfs_link(pv->inner, o, n);
 	if (r < 0 && reg)
 		release(pv, size, 1);
+	else if (reg)
+		landed(pv);
 	return r;
 }
 
@@ -1623,9 +1628,10 @@ vfs_policy_scan(struct vfs *v, uint64_t *ret_bytes, uint64_t *ret_files)
 		struct vfs_dir *d;
 		if ((r = vfs_opendir(v, dir, &d)) < 0) {
 			free(dir);
-			if (r == -ENOENT || r == -EACCES || r == -ENOTDIR)
-				continue; /* gone meanwhile, or not ours to read */
-			break;
+			if (r != -ENOENT && r != -EACCES && r != -ENOTDIR)
+				break;
+			r = 0; /* gone meanwhile, or not ours to read */
+			continue;
 		}
 		const char *name;
 		struct vfs_attr a;

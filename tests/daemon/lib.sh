@@ -107,6 +107,42 @@ write_accounts() {
 	chmod 644 "$T/authorized_keys"
 }
 
+# jail_account NAME [lines...]: append a virtual account with its own jail $T/root-NAME
+# (created, empty) to $T/accounts, authenticated by the keys in $T/authorized_keys; the
+# lines go into its stanza.
+jail_account() {
+	local name=$1
+	shift
+	mkdir -p "$T/root-$name"
+	{
+		echo
+		echo "Account $name"
+		echo "	Uid $ACCT_UID"
+		echo "	Gid $ACCT_GID"
+		echo "	Root $T/root-$name"
+		echo "	AuthorizedKeysFile $T/authorized_keys"
+		for l in "$@"; do echo "	$l"; done
+	} >>"$T/accounts"
+}
+
+# readonly_key: a client key $T/ro_key whose line in $T/ro_keys carries
+# command="internal-sftp -R" (its sessions are read-only).
+readonly_key() {
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ro_key" -C ro
+	chmod 600 "$T/ro_key"
+	echo "command=\"internal-sftp -R\" $(cat "$T/ro_key.pub")" >"$T/ro_keys"
+	chmod 644 "$T/ro_keys"
+}
+
+# partners_group: append the Group stanza the policy tests share: everything allowed, a
+# drop box /in for *.csv (not *.exe), /out to list and download, /ro read-only.
+partners_group() {
+	printf '\nGroup partners\n'
+	printf '\t%s\n' "Permissions / full" "Permissions /in upload-only" \
+		"Filter /in *.csv,!*.exe" "Permissions /out list,download" \
+		"Permissions /ro read-only" "SetstatMode apply"
+} >>"$T/accounts"
+
 # write_config [extra config lines...]
 write_config() {
 	{

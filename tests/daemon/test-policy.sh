@@ -16,25 +16,8 @@ setup_keys
 write_accounts
 cp "$T/client_key.pub" "$T/authorized_keys"
 # A key that may only run "internal-sftp -R": its sessions are read-only.
-ssh-keygen -q -t ed25519 -N '' -f "$T/ro_key" -C ro
-chmod 600 "$T/ro_key"
-echo "command=\"internal-sftp -R\" $(cat "$T/ro_key.pub")" >"$T/ro_keys"
-chmod 644 "$T/ro_keys"
-
-# account NAME [lines...]: a virtual account with its own jail $T/root-NAME
-account() {
-	local name=$1
-	shift
-	mkdir -p "$T/root-$name"
-	{
-		echo "Account $name"
-		echo "	Uid $ACCT_UID"
-		echo "	Gid $ACCT_GID"
-		echo "	Root $T/root-$name"
-		echo "	AuthorizedKeysFile $T/authorized_keys"
-		for l in "$@"; do echo "	$l"; done
-	} >>"$T/accounts"
-}
+readonly_key
+account() { jail_account "$@"; }
 root_of() { echo "$T/root-$1"; }
 seed_jail() {
 	local r
@@ -47,16 +30,7 @@ seed_jail() {
 	chown -R "$ACCT_UID:$ACCT_GID" "$r"
 }
 
-cat >>"$T/accounts" <<EOF
-
-Group partners
-	Permissions / full
-	Permissions /in upload-only
-	Filter /in *.csv,!*.exe
-	Permissions /out list,download
-	Permissions /ro read-only
-	SetstatMode apply
-EOF
+partners_group
 account partner "Inherit partners"
 account ro "ReadOnly yes"
 account keyro "AuthorizedKeysFile $T/ro_keys"

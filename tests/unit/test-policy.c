@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the pure policy function (table-driven), value parsers, merge, codec. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -399,6 +400,48 @@ test_codec(void **state)
 	policy_free(p);
 }
 
+/* The lexical canonical form: the decorator's first attempt, and `berthctl explain`. */
+static void
+test_path_lexical(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cwd, *path;
+		unsigned flags;
+		int r;
+		const char *want;
+	} cases[] = {
+	        {"/", "/in/a.csv", 0, 0, "/in/a.csv"},
+	        {"/", "in//a.csv/", 0, 0, "/in/a.csv"},
+	        {"/home/x", "a", 0, 0, "/home/x/a"},
+	        {"/home/x", "/a", 0, 0, "/a"},
+	        {"/home/x", "///", 0, 0, "/"},
+	        {"/", "a/./b", 0, 1, NULL},
+	        {"/", "a/../b", 0, 1, NULL},
+	        {"/", "", 0, -EINVAL, NULL},
+	        {"/", "a/./b", POLICY_PATH_DOTS, 0, "/a/b"},
+	        {"/", "a/../b", POLICY_PATH_DOTS, 0, "/b"},
+	        {"/home/x", "../../../../etc", POLICY_PATH_DOTS, 0, "/etc"},
+	        {"/home/x", "..", POLICY_PATH_DOTS, 0, "/home"},
+	        {"/", "..", POLICY_PATH_DOTS, 0, "/"},
+	        {"/a", "./", POLICY_PATH_DOTS, 0, "/a"},
+	        {"/a", "b/..", POLICY_PATH_DOTS, 0, "/a"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *out = NULL;
+		int r = policy_path_lexical(cases[i].cwd, cases[i].path, cases[i].flags, &out);
+		assert_int_equal(r, cases[i].r);
+		if (r == 0)
+			assert_string_equal(out, cases[i].want);
+		free(out);
+	}
+	char *big = xmalloc(PATH_MAX + 1), *out = NULL;
+	memset(big, 'a', PATH_MAX);
+	big[PATH_MAX] = '\0';
+	assert_int_equal(policy_path_lexical("/", big, POLICY_PATH_DOTS, &out), -EINVAL);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -411,6 +454,7 @@ main(void)
 	        cmocka_unit_test(test_parsers),
 	        cmocka_unit_test(test_merge),
 	        cmocka_unit_test(test_codec),
+	        cmocka_unit_test(test_path_lexical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

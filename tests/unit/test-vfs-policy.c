@@ -3,6 +3,7 @@
  * every operation, links and renames around restricted directories, ReadOnly, setstat
  * modes, quotas shared between two sessions, atomic uploads, ranges, checksums. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -576,6 +577,108 @@ test_direct_checksum_and_scan(void **state)
 	fx_free(fx);
 }
 
+static int
+raw_scan(void *ctx, uint64_t *bytes, uint64_t *files)
+{
+	return vfs_policy_scan(ctx, bytes, files);
+}
+
+struct busy_scan {
+	struct vfs *raw, *writer;
+};
+
+/* A walk during which a session uploads a file. */
+static int
+busy_scan(void *ctx, uint64_t *bytes, uint64_t *files)
+{
+	struct busy_scan *b = ctx;
+	int r = vfs_policy_scan(b->raw, bytes, files);
+	assert_int_equal(write_all(b->writer, "/work/during", W, "0123456789"), 0);
+	return r;
+}
+
+/* berthctl quota show / rescan: a read-only look, and a rescan while a session runs. */
+static void
+test_rescan(void **state)
+{
+	static const char *const q[] = {"QuotaSize 1M", "QuotaFiles 100", NULL};
+	struct fx *fx = fx_new(q);
+	struct policy_state_info info;
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), -ENOENT);
+	int fd;
+	assert_int_equal(policy_state_open(fx->state, "acme", &fd), 0);
+	struct vfs *a = fx->v = session(fx, fd, false);
+	const uint64_t real = 16 + 6 + 5 + 5, real_files = 4;
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_true(info.initialised && info.valid && !info.scanning);
+	assert_int_equal(info.bytes, real);
+	assert_int_equal(info.files, real_files);
+	assert_int_equal(info.sessions, 1);
+	/* Corrupt the usage, then rescan while the session stays attached. */
+	int fd2;
+	assert_int_equal(policy_state_open(fx->state, "acme", &fd2), 0);
+	struct policy_state *st;
+	assert_int_equal(policy_state_map(fd2, &st), 0);
+	assert_int_equal(policy_state_reserve(st, 100000, 7, 0, 0), 0);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_int_equal(info.bytes, real + 100000);
+	struct vfs *raw;
+	assert_int_equal(vfs_posix_new(fx->jail, "/", 0, &raw), 0);
+	struct policy_state_rescan_report rep;
+	assert_int_equal(policy_state_rescan(st, raw_scan, raw, false, &rep), 0);
+	assert_true(rep.stored && rep.old_valid);
+	assert_int_equal(rep.old_bytes, real + 100000);
+	assert_int_equal(rep.bytes, real);
+	assert_int_equal(rep.files, real_files);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_int_equal(info.bytes, real);
+	assert_int_equal(info.files, real_files);
+	/* The session keeps counting on top of the rescanned usage. */
+	assert_int_equal(write_all(a, "/work/after", W, "abc"), 0);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_int_equal(info.bytes, real + 3);
+	assert_int_equal(info.files, real_files + 1);
+	/* An upload during the walk: nothing stored, or (store_anyway) counted once. */
+	struct busy_scan bs = {raw, a};
+	assert_int_equal(policy_state_rescan(st, busy_scan, &bs, false, &rep), POLICY_STATE_BUSY);
+	assert_false(rep.stored);
+	assert_int_equal(rep.moved_bytes, 10);
+	assert_int_equal(rep.moved_files, 1);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_int_equal(info.bytes, real + 3 + 10);
+	assert_int_equal(vfs_remove(a, "/work/during"), 0);
+	assert_int_equal(policy_state_rescan(st, busy_scan, &bs, true, &rep), POLICY_STATE_BUSY);
+	assert_true(rep.stored);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_int_equal(info.bytes, real + 3 + 10); /* walked before the write, added once */
+	assert_int_equal(info.files, real_files + 2);
+	/* Invalidated: unknown until the next walk. */
+	assert_int_equal(policy_state_invalidate(fd2), 0);
+	assert_int_equal(policy_state_read(fx->state, "acme", &info), 0);
+	assert_false(info.valid);
+	assert_int_equal(policy_state_rescan(st, raw_scan, raw, false, &rep), 0);
+	assert_false(rep.old_valid);
+	assert_int_equal(rep.bytes, real + 3 + 10);
+	policy_state_unmap(st);
+	vfs_free(raw);
+	/* MaxLogins slots: counted without taking one. */
+	uint32_t used, slot;
+	assert_int_equal(policy_login_count(fx->state, "acme", 3, &used), 0);
+	assert_int_equal(used, 0);
+	int l1, l2;
+	assert_int_equal(policy_login_slot(fx->state, "acme", 3, &l1, &slot), 0);
+	assert_int_equal(policy_login_slot(fx->state, "acme", 3, &l2, &slot), 0);
+	assert_int_equal(policy_login_count(fx->state, "acme", 3, &used), 0);
+	assert_int_equal(used, 2);
+	assert_int_equal(policy_login_count(fx->state, "acme", 1, &used), 0);
+	assert_int_equal(used, 1);
+	close(l1);
+	assert_int_equal(policy_login_count(fx->state, "acme", 3, &used), 0);
+	assert_int_equal(used, 1);
+	close(l2);
+	fx_free(fx);
+}
+
 int
 main(void)
 {
@@ -589,6 +692,7 @@ main(void)
 	        cmocka_unit_test(test_atomic_named),
 	        cmocka_unit_test(test_atomic_resume),
 	        cmocka_unit_test(test_direct_checksum_and_scan),
+	        cmocka_unit_test(test_rescan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
