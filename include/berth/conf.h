@@ -160,6 +160,35 @@ struct berth_listen_addr {
 	uint16_t port;
 };
 
+/* FTPS listener default ports (RFC 4217 explicit on 21, implicit "ftps" on 990). */
+#define BERTH_FTPS_PORT          21
+#define BERTH_FTPS_IMPLICIT_PORT 990
+
+/**
+ * struct berth_ftps_listen - one FTPSListenAddress / FTPSImplicitListenAddress entry.
+ * @host: numeric address without brackets.
+ * @port: port; 0 = BERTH_FTPS_PORT (explicit) or BERTH_FTPS_IMPLICIT_PORT (implicit).
+ * @implicit: TLS from the first byte (FTPSImplicitListenAddress); else AUTH TLS.
+ * @allow_plain: explicit only ("allow-plain"): login and transfers without TLS are
+ *               allowed on connections that did not negotiate TLS.
+ */
+struct berth_ftps_listen {
+	char *host;
+	uint16_t port;
+	bool implicit;
+	bool allow_plain;
+};
+
+/**
+ * struct berth_ftps_passive_for - one FTPSPassiveAddressFor line.
+ * @networks: address pattern list (berth_match_addr_list(): CIDR, wildcards, !negation).
+ * @address: numeric IPv4 address announced in PASV replies to those clients.
+ */
+struct berth_ftps_passive_for {
+	char *networks;
+	char *address;
+};
+
 /**
  * struct berth_maxstartups - sshd's MaxStartups start:rate:full (random early drop of
  * unauthenticated connections between @start and @full).
@@ -258,6 +287,26 @@ struct berth_config {
 	char *allow_requests; /* AllowRequests (NULL = all) */
 	uint32_t umask;       /* Umask (0022) */
 
+	/* FTPS (off unless a listener is configured) */
+	struct berth_ftps_listen *ftps_listen; /* FTPSListenAddress, FTPSImplicitListenAddress */
+	size_t n_ftps_listen;
+	char *ftps_cert_file;       /* FTPSCertificateFile (none) PEM chain, leaf first */
+	char *ftps_key_file;        /* FTPSCertificateKeyFile (none = in the certificate file) */
+	bool ftps_tls13_only;       /* FTPSMinProtocol (TLSv1.2) */
+	char *ftps_ciphers;         /* FTPSCiphers (BERTH_TLS_CIPHERS) TLS 1.2 */
+	char *ftps_ciphersuites;    /* FTPSCipherSuites (BERTH_TLS_CIPHERSUITES) TLS 1.3 */
+	bool ftps_allow_clear_data; /* FTPSAllowClearData (no): PROT C */
+	bool ftps_allow_ccc;        /* FTPSAllowCCC (no) */
+	uint32_t ftps_passive_min;  /* FTPSPassivePorts (49152-65535) */
+	uint32_t ftps_passive_max;
+	char *ftps_passive_address; /* FTPSPassiveAddress (none = control connection's) */
+	struct berth_ftps_passive_for *ftps_passive_for; /* FTPSPassiveAddressFor, in order */
+	size_t n_ftps_passive_for;
+	uint32_t ftps_max_line;              /* FTPSMaxLineLength (4096) */
+	uint32_t ftps_max_prelogin_commands; /* FTPSMaxPreLoginCommands (32) */
+	uint32_t ftps_max_invalid_commands;  /* FTPSMaxInvalidCommands (10) before login */
+	uint32_t ftps_data_timeout;          /* FTPSDataTimeout (60) to open a data connection */
+
 	/* Bookkeeping: files read (for origins), and where selected keywords were set. */
 	char **files;
 	size_t n_files;
@@ -268,6 +317,9 @@ struct berth_config {
 	struct berth_conf_origin origin_auth_methods;
 	struct berth_conf_origin origin_system_root;
 	struct berth_conf_origin origin_read_only;
+	struct berth_conf_origin origin_ftps_listen;
+	struct berth_conf_origin origin_ftps_cert;
+	struct berth_conf_origin origin_ftps_passive;
 };
 
 /**

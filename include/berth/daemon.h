@@ -51,8 +51,9 @@ int daemon_run(const struct berth_config *cfg, const struct daemon_runtime *rt);
 
 /**
  * daemon_check_config() - everything `berthd -t` checks (also `berthctl check`):
- * berth_config_check() (keywords, host key files, the accounts file parsed and checked),
- * then, if that passed, the host keys and algorithm lists loaded into a throw-away
+ * berth_config_check() (keywords, host key files, the accounts file parsed and checked)
+ * and ftps_config_check() (the FTPS certificate and key loaded, listeners), then, if that
+ * passed, the host keys and algorithm lists loaded into a throw-away
  * libssh bind. Problems of the first part go to @errors; the bind logs its own (log.h).
  * @cfg: loaded configuration.
  * @errors: "file:line: message" diagnostics.

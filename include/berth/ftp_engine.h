@@ -133,6 +133,11 @@ struct ftp_session_state {
  * @error:     0, or the -errno that ended it (FTP_DATA_E_ABORTED for ABOR, -EDQUOT...)
  * @reason:    NULL when completed, else a short text ("aborted by client", "quota
  *             exceeded", "data connection lost", ...)
+ * @sha256:    upload: hex SHA-256 of the file's content from the VFS close report
+ *             (vfs_close_ex()), or NULL
+ * @published: upload: the content is under its name (false: an atomic upload that was
+ *             not completed, or that the policy layer did not publish)
+ * @unpublished: why not published (from the close report), or NULL
  */
 struct ftp_transfer {
 	const char *path;
@@ -143,6 +148,9 @@ struct ftp_transfer {
 	bool completed;
 	int error;
 	const char *reason;
+	const char *sha256;
+	bool published;
+	const char *unpublished;
 };
 
 /**
@@ -177,15 +185,14 @@ struct ftp_transfer {
  *               65536).
  * @max_prelogin_commands: command lines allowed before login (0 = default).
  * @max_junk:    unknown, refused or overlong lines allowed before login (0 = default).
- * @hash:        optional: digest of [@off, @off+@len) of @path (len 0 = to EOF) read
- *               through @vfs; writes the raw digest to @out (at most @cap bytes) and its
- *               length to *@ret_len; returns 0 or -errno. Without it HASH, OPTS HASH and
- *               XSHA256/XSHA512/XSHA1/XMD5 answer 502 and FEAT does not list HASH.
- *               (Stand-in until the policy branch's protocol-neutral vfs hash helper is
- *               in main; the worker wires it there.)
- * @retry_at:    optional: after a VFS call returned -EAGAIN (bandwidth limit), the
- *               CLOCK_MONOTONIC time in ms at which a retry can succeed; NULL or 0 =
- *               10 ms from now.
+ * @hash:        offer HASH, OPTS HASH and XSHA256/XSHA512/XSHA1/XMD5 (digests by the
+ *               protocol-neutral vfs_hash_range(), through @vfs so the download permission
+ *               decides); without it they answer 502 and FEAT does not list HASH.
+ *
+ * After a VFS call returned -EAGAIN (bandwidth limit), vfs_retry_at() says when to retry
+ * (10 ms from now when the VFS does not say). Files are closed with vfs_close_ex(), with
+ * VFS_CLOSE_ABORT when the transfer did not complete (an atomic upload is then not
+ * published); the report goes to @transfer.
  * @log:         optional log sink (level is enum log_level). Never gets a password.
  * @transfer:    optional, called once per finished file transfer.
  * @userdata:    passed to every callback.
@@ -207,9 +214,7 @@ struct ftp_engine_config {
 	uint32_t max_line;
 	uint32_t max_prelogin_commands;
 	uint32_t max_junk;
-	int (*hash)(void *userdata, struct vfs *vfs, const char *path, enum ftp_hash_algo algo,
-	            uint64_t off, uint64_t len, uint8_t *out, size_t cap, size_t *ret_len);
-	uint64_t (*retry_at)(void *userdata);
+	bool hash;
 	void (*log)(void *userdata, int level, const char *fmt, ...)
 	        __attribute__((format(printf, 3, 4)));
 	void (*transfer)(void *userdata, const struct ftp_transfer *t);

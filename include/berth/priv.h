@@ -51,6 +51,15 @@ enum mon_auth_result {
 	MON_AUTH_DISCONNECT = 4, /* too many failures / user name changed: hang up */
 };
 
+/* Which front end serves a connection (the listener it came in on). */
+enum mon_proto {
+	MON_PROTO_SSH = 0,
+	MON_PROTO_FTPS_EXPLICIT, /* AUTH TLS on the control connection */
+	MON_PROTO_FTPS_IMPLICIT, /* TLS from the first byte */
+};
+
+struct tls_server;
+
 /* A connection as the master hands it to the per-connection process. */
 struct monitor_conn {
 	const struct berth_config *cfg;
@@ -60,6 +69,10 @@ struct monitor_conn {
 	const char *peer_addr;
 	unsigned peer_port;
 	int startup_fd; /* write 'A' to tell the master we are authenticated */
+	enum mon_proto proto;
+	bool ftps_allow_plain;  /* FTPS: the listener accepts plain FTP (allow-plain) */
+	struct tls_server *tls; /* FTPS: the master's TLS server (key dropped after fork);
+	                         * NULL for SSH or without a certificate */
 };
 
 /* Fork the network child and serve its requests until it exits. Returns the exit
@@ -103,12 +116,18 @@ int mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers
 enum mon_session_kind {
 	MON_SESSION_SFTP = 0, /* the sftp subsystem */
 	MON_SESSION_SCP = 1,  /* legacy scp -t/-f: the exec command line, parsed by the worker */
+	MON_SESSION_FTP = 2,  /* an FTP session whose control connection is plaintext */
+	MON_SESSION_FTPS = 3, /* an FTP session over TLS */
 };
 
 /* A worker for one session channel (at most MaxSessions at a time): its socket and the
  * id that names it in MON_REQ_SESSION_END. @scp_command is the exec command line of a
  * legacy scp session, NULL for sftp. */
 int mon_ask_spawn_worker(int sock, const char *scp_command, int *ret_fd, uint32_t *ret_id);
+/* The FTP session's worker (FTPS network child, once, after login): @tls says whether
+ * the control connection is TLS (MON_SESSION_FTPS) or plaintext (MON_SESSION_FTP, on an
+ * allow-plain listener), for the account's Protocols. */
+int mon_ask_ftp_worker(int sock, bool tls, int *ret_fd);
 /* The session's worker closed its socket: wait (briefly) for it to exit and return its
  * exit status for the channel's exit-status message. 0, 1 when the monitor does not
  * know it (still running, or not this connection's worker), or -errno. */

@@ -16,8 +16,12 @@
 #include <stddef.h>
 
 enum sandbox_role {
-	SANDBOX_NET_SSH = 0, /* the pre-/post-auth network child: libssh, no filesystem */
-	SANDBOX_WORKER = 1,  /* a session's worker: the VFS and the SFTP/scp engines */
+	SANDBOX_NET_SSH = 0,    /* the pre-/post-auth network child: libssh, no filesystem */
+	SANDBOX_WORKER = 1,     /* a session's worker: the VFS and the SFTP/scp engines */
+	SANDBOX_NET_FTPS = 2,   /* the FTPS network child: TLS and the control pump, as
+	                         * SANDBOX_NET_SSH */
+	SANDBOX_FTP_WORKER = 3, /* the FTP worker: SANDBOX_WORKER plus TCP sockets for the
+	                         * data connections (PASV listen/accept, PORT connect) */
 	SANDBOX_ROLES,
 };
 

@@ -219,6 +219,21 @@ int tls_conn_read(struct tls_conn *c, void *buf, size_t len, size_t *ret_n);
 int tls_conn_write(struct tls_conn *c, const void *buf, size_t len, size_t *ret_n);
 
 /**
+ * tls_conn_new_ticket() - have a control connection send a fresh TLS 1.3 session ticket
+ * before the next bytes written (no-op for TLS 1.2 and for data connections).
+ * @c: connection (handshake complete).
+ *
+ * Data connections issue no tickets (a client that only writes would leave them unread
+ * and reset the connection at close), and an OpenSSL TLS 1.3 client with a session cache
+ * uses each session once: the FTPS worker asks for a ticket on the control connection
+ * before each transfer's final reply, so the client holds an unused session for the next
+ * data connection.
+ *
+ * Return: 0, or -EINVAL before the handshake completed.
+ */
+int tls_conn_new_ticket(struct tls_conn *c);
+
+/**
  * tls_conn_pending() - decrypted bytes are waiting to be read (do not sleep in poll).
  */
 bool tls_conn_pending(const struct tls_conn *c);

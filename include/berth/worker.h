@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "berth/account.h"
 #include "berth/conf.h"
@@ -20,12 +21,19 @@ struct worker_params {
 	const char *scp_command; /* legacy scp session (exec command line); NULL = sftp */
 	int policy_fd; /* the account's encoded policy (policy_encode()), read by the worker */
 	int state_fd;  /* the account's shared state file (policy_state_open()) or -1 */
+	/* An FTP session (NULL for SFTP): the FTP driver's FTPS_WORKER_NARGS arguments from
+	 * ftps_worker_args(). */
+	char *const *ftps_args;
 };
 
-#define WORKER_ARGV_MARK "--internal-worker"
+#define WORKER_ARGV_MARK     "--internal-worker"
+#define WORKER_FTP_ARGV_MARK "--internal-ftp-worker"
+/* argv[1] of a re-executed worker (either mode). */
+#define WORKER_IS_MARK(s)                                                                          \
+	(strcmp((s), WORKER_ARGV_MARK) == 0 || strcmp((s), WORKER_FTP_ARGV_MARK) == 0)
 
 /* Become the account, then re-execute berthd in worker mode serving SFTP (or, with
- * p->scp_command, the scp protocol) on @fd.
+ * p->scp_command, the scp protocol; with @p->ftps_args, FTP) on @fd.
  * Returns only on failure (the exit status). */
 int worker_run(const struct worker_params *p, int fd);
 /* main() of the re-executed worker (argv[1] == WORKER_ARGV_MARK). */

@@ -17,6 +17,7 @@
 #include "berth/common.h"
 #include "berth/conf.h"
 #include "berth/daemon.h"
+#include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/quickstart.h"
 #include "berth/sshd.h"
@@ -30,7 +31,8 @@ usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 	        "usage: berthd [-DdeTt] [-f config_file] [-p port]\n"
-	        "       berthd --quickstart [DIR] [-p port] [-d]\n"
+	        "       berthd --quickstart [DIR] [-p port] [--ftps-port port]\n"
+	        "              [--ftps-implicit-port port] [-d]\n"
 	        "\n"
 	        "  -f FILE        configuration file (default %s)\n"
 	        "  -t             check the configuration and exit (errors as file:line)\n"
@@ -39,9 +41,14 @@ usage(int code)
 	        "  -e             log to stderr instead of syslog\n"
 	        "  -d             debug logging (implies -D -e)\n"
 	        "  -p PORT        listen on PORT (overrides Port)\n"
-	        "  --quickstart   no config: state directory, demo account, 127.0.0.1:%d\n"
+	        "  --quickstart   no config: state directory, demo account, SFTP on "
+	        "127.0.0.1:%d,\n"
+	        "                 FTPS on 127.0.0.1:%d (AUTH TLS) and :%d (implicit TLS)\n"
+	        "  --ftps-port PORT, --ftps-implicit-port PORT\n"
+	        "                 quickstart FTPS ports (0 = none)\n"
 	        "  -V             print the version\n",
-	        DEFAULT_CONFIG, QUICKSTART_PORT);
+	        DEFAULT_CONFIG, QUICKSTART_PORT, QUICKSTART_FTPS_PORT,
+	        QUICKSTART_FTPS_IMPLICIT_PORT);
 	exit(code);
 }
 
@@ -124,16 +131,18 @@ int
 main(int argc, char **argv)
 {
 	/* Re-executed per session by the monitor, already as the account. */
-	if (argc > 1 && strcmp(argv[1], WORKER_ARGV_MARK) == 0)
+	if (argc > 1 && WORKER_IS_MARK(argv[1]))
 		return worker_exec_main(argc, argv);
 
 	const char *config_path = NULL;
 	bool test_only = false, dump = false, foreground = false, to_stderr = false, debug = false,
 	     quickstart = false;
 	const char *qs_dir = NULL;
-	long port = 0;
+	long port = 0, ftps_port = QUICKSTART_FTPS_PORT, ftps_iport = QUICKSTART_FTPS_IMPLICIT_PORT;
 	static const struct option longopts[] = {
 	        {"quickstart", no_argument, NULL, 'Q'},
+	        {"ftps-port", required_argument, NULL, 'F'},
+	        {"ftps-implicit-port", required_argument, NULL, 'I'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {0},
@@ -171,6 +180,17 @@ main(int argc, char **argv)
 		case 'Q':
 			quickstart = true;
 			break;
+		case 'F':
+		case 'I': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 65535) {
+				fprintf(stderr, "berthd: bad port %s\n", optarg);
+				return 1;
+			}
+			*(c == 'F' ? &ftps_port : &ftps_iport) = v;
+			break;
+		}
 		case 'V':
 			printf("berthd %s (libssh %s)\n", BERTH_VERSION, ssh_version(0));
 			return 0;
@@ -221,6 +241,21 @@ main(int argc, char **argv)
 		cfg.listen[0].port = 0;
 		cfg.n_listen = 1;
 		cfg.port = QUICKSTART_PORT;
+		/* FTPS beside SFTP, same account: AUTH TLS and implicit TLS, loopback only. */
+		const long fports[2] = {ftps_port, ftps_iport};
+		for (size_t i = 0; i < 2; i++) {
+			if (!fports[i])
+				continue;
+			cfg.ftps_listen = xreallocarray(cfg.ftps_listen, cfg.n_ftps_listen + 1,
+			                                sizeof(*cfg.ftps_listen));
+			cfg.ftps_listen[cfg.n_ftps_listen++] = (struct berth_ftps_listen){
+			        .host = xstrdup(QUICKSTART_ADDR),
+			        .port = (uint16_t)fports[i],
+			        .implicit = i == 1,
+			};
+		}
+		cfg.ftps_cert_file = xasprintf("%s/%s", qs_abs, QUICKSTART_FTPS_CERT);
+		cfg.ftps_key_file = xasprintf("%s/%s", qs_abs, QUICKSTART_FTPS_KEY);
 		foreground = to_stderr = true;
 	} else {
 		struct berth_errors errs = BERTH_ERRORS_NULL;
@@ -275,7 +310,20 @@ main(int argc, char **argv)
 			        qi.password, qi.password_file);
 		else
 			fprintf(stderr, "  password for demo: see %s\n", qi.password_file);
-		fprintf(stderr, "  public keys for demo: %s/authorized_keys\n\n", qs_abs);
+		fprintf(stderr, "  public keys for demo: %s/authorized_keys\n", qs_abs);
+		if (ftps_port)
+			fprintf(stderr,
+			        "  FTPS: curl --ssl-reqd -k -u demo:PASSWORD ftp://%s:%ld/\n",
+			        QUICKSTART_ADDR, ftps_port);
+		if (ftps_iport)
+			fprintf(stderr,
+			        "  FTPS (implicit TLS): curl -k -u demo:PASSWORD ftps://%s:%ld/\n",
+			        QUICKSTART_ADDR, ftps_iport);
+		if (ftps_port || ftps_iport)
+			fprintf(stderr,
+			        "  FTPS certificate (self-signed) SHA-256 fingerprint:\n    %s\n",
+			        qi.ftps_fingerprint);
+		fputc('\n', stderr);
 		explicit_bzero(qi.password, sizeof(qi.password));
 	}
 	free(qi.password_file);

@@ -18,6 +18,7 @@
 #include "berth/conf.h"
 #include "berth/file.h"
 #include "berth/log.h"
+#include "berth/tls.h"
 #include "berth/xmem.h"
 
 #define MAX_ARGS      64
@@ -872,6 +873,193 @@ dump_requests(const struct berth_config *cfg, const struct kw *k, FILE *f)
 	fprintf(f, "%s\n", v ? v : (strcmp(k->name, "DenyRequests") == 0 ? "none" : "all"));
 }
 
+/* ---- FTPS ---- */
+
+#define FTPS_ALLOW_PLAIN "allow-plain"
+
+/* FTPSListenAddress addr[:port]... [allow-plain]; FTPSImplicitListenAddress addr[:port]... */
+static int
+set_ftps_listen(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	struct berth_config *cfg = ctx->cfg;
+	bool implicit = strcmp(k->name, "FTPSImplicitListenAddress") == 0;
+	bool plain = false;
+
+	if (argc == 1 && strcasecmp(argv[0], "none") == 0)
+		return 0; /* explicitly no listener of this kind (what -T prints) */
+	if (argc > 0 && strcasecmp(argv[argc - 1], FTPS_ALLOW_PLAIN) == 0) {
+		if (implicit) {
+			ctx_msg(ctx,
+			        "%s: %s is for FTPSListenAddress (implicit TLS is never plain)",
+			        k->name, FTPS_ALLOW_PLAIN);
+			return -1;
+		}
+		plain = true;
+		argc--;
+	}
+	if (argc == 0) {
+		ctx_msg(ctx, "%s: missing address", k->name);
+		return -1;
+	}
+	for (size_t i = 0; i < argc; i++) {
+		struct berth_listen_addr a;
+
+		if (berth_parse_listen_addr(argv[i], &a) < 0) {
+			ctx_msg(ctx,
+			        "%s: invalid address \"%s\" (use a numeric address, addr:port or "
+			        "[v6]:port%s)",
+			        k->name, argv[i],
+			        implicit ? "" : ", then optionally " FTPS_ALLOW_PLAIN);
+			return -1;
+		}
+		cfg->ftps_listen = xreallocarray(cfg->ftps_listen, cfg->n_ftps_listen + 1,
+		                                 sizeof(*cfg->ftps_listen));
+		cfg->ftps_listen[cfg->n_ftps_listen++] = (struct berth_ftps_listen){
+		        .host = a.host, .port = a.port, .implicit = implicit, .allow_plain = plain};
+	}
+	return 0;
+}
+
+static void
+dump_ftps_listen(const struct berth_config *cfg, const struct kw *k, FILE *f)
+{
+	bool implicit = strcmp(k->name, "FTPSImplicitListenAddress") == 0;
+	const char *lname = implicit ? "ftpsimplicitlistenaddress" : "ftpslistenaddress";
+	bool any = false;
+
+	for (size_t i = 0; i < cfg->n_ftps_listen; i++) {
+		const struct berth_ftps_listen *a = &cfg->ftps_listen[i];
+		unsigned port = a->port    ? a->port
+		                : implicit ? BERTH_FTPS_IMPLICIT_PORT
+		                           : BERTH_FTPS_PORT;
+
+		if (a->implicit != implicit)
+			continue;
+		fprintf(f, "%s %s%s%s:%u%s\n", lname, strchr(a->host, ':') ? "[" : "", a->host,
+		        strchr(a->host, ':') ? "]" : "", port,
+		        a->allow_plain ? " " FTPS_ALLOW_PLAIN : "");
+		any = true;
+	}
+	if (!any)
+		fprintf(f, "%s none\n", lname);
+}
+
+static int
+set_ftps_min_protocol(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	if (need_args(ctx, k, argc, 1) < 0)
+		return -1;
+	if (strcasecmp(argv[0], "TLSv1.2") == 0)
+		ctx->cfg->ftps_tls13_only = false;
+	else if (strcasecmp(argv[0], "TLSv1.3") == 0)
+		ctx->cfg->ftps_tls13_only = true;
+	else {
+		ctx_msg(ctx, "%s: expected TLSv1.2 or TLSv1.3, got \"%s\"", k->name, argv[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+dump_ftps_min_protocol(const struct berth_config *cfg, const struct kw *k, FILE *f)
+{
+	fprintf(f, "%s\n", cfg->ftps_tls13_only ? "TLSv1.3" : "TLSv1.2");
+}
+
+static int
+set_ftps_passive_ports(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	uint32_t lo, hi;
+	const char *dash;
+	_cleanup_free_ char *first = NULL;
+
+	if (need_args(ctx, k, argc, 1) < 0)
+		return -1;
+	dash = strchr(argv[0], '-');
+	first = dash ? xstrndup(argv[0], (size_t)(dash - argv[0])) : xstrdup(argv[0]);
+	if (!dash || parse_u32(first, 10, &lo) < 0 || parse_u32(dash + 1, 10, &hi) < 0 ||
+	    lo < 1024 || hi > 65535 || lo > hi) {
+		ctx_msg(ctx,
+		        "%s: expected \"min-max\" with 1024 <= min <= max <= 65535, got \"%s\"",
+		        k->name, argv[0]);
+		return -1;
+	}
+	ctx->cfg->ftps_passive_min = lo;
+	ctx->cfg->ftps_passive_max = hi;
+	return 0;
+}
+
+static void
+dump_ftps_passive_ports(const struct berth_config *cfg, const struct kw *k, FILE *f)
+{
+	fprintf(f, "%u-%u\n", cfg->ftps_passive_min, cfg->ftps_passive_max);
+}
+
+static bool
+ipv4_ok(const char *s)
+{
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, s, &a4) == 1;
+}
+
+static int
+set_ftps_passive_address(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	if (need_args(ctx, k, argc, 1) < 0)
+		return -1;
+	free(ctx->cfg->ftps_passive_address);
+	ctx->cfg->ftps_passive_address = NULL;
+	if (strcasecmp(argv[0], "none") == 0)
+		return 0;
+	if (!ipv4_ok(argv[0])) {
+		ctx_msg(ctx,
+		        "%s: \"%s\" is not a numeric IPv4 address (PASV announces IPv4; "
+		        "IPv6 clients use EPSV)",
+		        k->name, argv[0]);
+		return -1;
+	}
+	ctx->cfg->ftps_passive_address = xstrdup(argv[0]);
+	return 0;
+}
+
+/* FTPSPassiveAddressFor networks address: the networks are checked at -t (they use the
+ * account layer's address patterns). */
+static int
+set_ftps_passive_for(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	struct berth_config *cfg = ctx->cfg;
+
+	if (argc == 1 && strcasecmp(argv[0], "none") == 0)
+		return 0; /* no override (what -T prints for none) */
+	if (need_args(ctx, k, argc, 2) < 0)
+		return -1;
+	if (strspn(argv[0], "0123456789abcdefABCDEF.:/,!*?") != strlen(argv[0])) {
+		ctx_msg(ctx, "%s: \"%s\" is not an address pattern list (e.g. 10.0.0.0/8)", k->name,
+		        argv[0]);
+		return -1;
+	}
+	if (!ipv4_ok(argv[1])) {
+		ctx_msg(ctx, "%s: \"%s\" is not a numeric IPv4 address", k->name, argv[1]);
+		return -1;
+	}
+	cfg->ftps_passive_for = xreallocarray(cfg->ftps_passive_for, cfg->n_ftps_passive_for + 1,
+	                                      sizeof(*cfg->ftps_passive_for));
+	cfg->ftps_passive_for[cfg->n_ftps_passive_for++] = (struct berth_ftps_passive_for){
+	        .networks = xstrdup(argv[0]), .address = xstrdup(argv[1])};
+	return 0;
+}
+
+static void
+dump_ftps_passive_for(const struct berth_config *cfg, const struct kw *k, FILE *f)
+{
+	for (size_t i = 0; i < cfg->n_ftps_passive_for; i++)
+		fprintf(f, "ftpspassiveaddressfor %s %s\n", cfg->ftps_passive_for[i].networks,
+		        cfg->ftps_passive_for[i].address);
+	if (cfg->n_ftps_passive_for == 0)
+		fprintf(f, "ftpspassiveaddressfor none\n");
+}
+
 /* ---- algorithm names libssh 0.10 implements ---- */
 
 static const char *const known_ciphers[] = {
@@ -1053,6 +1241,63 @@ static const struct kw keywords[] = {
          OFF(allow_requests), .set = set_requests, .dump = dump_requests},
         {"Umask", KW_CUSTOM, "octal", "0022", "Umask for created files.", .set = set_umask,
          .dump = dump_umask},
+        /* FTPS */
+        {"FTPSListenAddress", KW_CUSTOM, "list", NULL,
+         "Explicit FTPS (AUTH TLS) listener: numeric addresses with optional ports (default "
+         "21), then optionally allow-plain to accept plain FTP on that listener. Repeatable; "
+         "none = no listener. Default: none (FTPS off).",
+         .multi = true, .set = set_ftps_listen, .dump = dump_ftps_listen,
+         .origin_off = ORIG(origin_ftps_listen)},
+        {"FTPSImplicitListenAddress", KW_CUSTOM, "list", NULL,
+         "Implicit FTPS listener (TLS from the first byte): numeric addresses with optional "
+         "ports (default 990). Repeatable; none = no listener. Default: none.",
+         .multi = true, .set = set_ftps_listen, .dump = dump_ftps_listen,
+         .origin_off = ORIG(origin_ftps_listen)},
+        {"FTPSCertificateFile", KW_PATH, "path", "none",
+         "PEM certificate chain (leaf first) for FTPS, read by root at start-up.",
+         OFF(ftps_cert_file), .none_ok = true, .origin_off = ORIG(origin_ftps_cert)},
+        {"FTPSCertificateKeyFile", KW_PATH, "path", "none",
+         "PEM private key (unencrypted, not readable by others); none = in the certificate "
+         "file.",
+         OFF(ftps_key_file), .none_ok = true},
+        {"FTPSMinProtocol", KW_CUSTOM, "enum", "TLSv1.2", "TLSv1.2 or TLSv1.3.",
+         .set = set_ftps_min_protocol, .dump = dump_ftps_min_protocol},
+        {"FTPSCiphers", KW_STRING, "string", BERTH_TLS_CIPHERS,
+         "TLS 1.2 cipher list (OpenSSL syntax).", OFF(ftps_ciphers)},
+        {"FTPSCipherSuites", KW_STRING, "string", BERTH_TLS_CIPHERSUITES,
+         "TLS 1.3 cipher suites (OpenSSL syntax).", OFF(ftps_ciphersuites)},
+        {"FTPSAllowClearData", KW_BOOL, "bool", "no",
+         "Accept PROT C (unprotected data connections) on TLS sessions.",
+         OFF(ftps_allow_clear_data)},
+        {"FTPSAllowCCC", KW_BOOL, "bool", "no",
+         "Accept CCC (continue the control connection in plaintext after login).",
+         OFF(ftps_allow_ccc)},
+        {"FTPSPassivePorts", KW_CUSTOM, "min-max", "49152-65535",
+         "Ports for passive data connections (a random one each time).",
+         .set = set_ftps_passive_ports, .dump = dump_ftps_passive_ports},
+        {"FTPSPassiveAddress", KW_CUSTOM, "address", "none",
+         "IPv4 address announced in PASV replies; none = the control connection's local "
+         "address.",
+         .set = set_ftps_passive_address, .dump = dump_string, .off = OFF(ftps_passive_address),
+         .origin_off = ORIG(origin_ftps_passive)},
+        {"FTPSPassiveAddressFor", KW_CUSTOM, "networks address", NULL,
+         "For clients matching the address patterns, announce this IPv4 address instead "
+         "(NAT). Repeatable; the first matching line wins; none = no override.",
+         .multi = true, .set = set_ftps_passive_for, .dump = dump_ftps_passive_for,
+         .origin_off = ORIG(origin_ftps_passive)},
+        {"FTPSMaxLineLength", KW_UINT, "int", "4096",
+         "Longest FTP command line; longer lines are refused, never buffered.", OFF(ftps_max_line),
+         512, 65536},
+        {"FTPSMaxPreLoginCommands", KW_UINT, "int", "32",
+         "Commands before login; the next one closes the connection.",
+         OFF(ftps_max_prelogin_commands), 1, 1000},
+        {"FTPSMaxInvalidCommands", KW_UINT, "int", "10",
+         "Unknown, refused or overlong commands before login that close the connection.",
+         OFF(ftps_max_invalid_commands), 1, 1000},
+        {"FTPSDataTimeout", KW_DURATION, "duration", "60",
+         "Time for a data connection to be opened (accept or connect, and its TLS "
+         "handshake).",
+         OFF(ftps_data_timeout), 1, 3600},
 };
 
 static_assert(ARRAY_SIZE(keywords) <= 96, "parse_ctx.seen too small");
@@ -1464,6 +1709,19 @@ berth_config_free(struct berth_config *cfg)
 	free(cfg->pubkey_accepted_algorithms);
 	free(cfg->deny_requests);
 	free(cfg->allow_requests);
+	for (size_t i = 0; i < cfg->n_ftps_listen; i++)
+		free(cfg->ftps_listen[i].host);
+	free(cfg->ftps_listen);
+	free(cfg->ftps_cert_file);
+	free(cfg->ftps_key_file);
+	free(cfg->ftps_ciphers);
+	free(cfg->ftps_ciphersuites);
+	free(cfg->ftps_passive_address);
+	for (size_t i = 0; i < cfg->n_ftps_passive_for; i++) {
+		free(cfg->ftps_passive_for[i].networks);
+		free(cfg->ftps_passive_for[i].address);
+	}
+	free(cfg->ftps_passive_for);
 	*cfg = (struct berth_config){0};
 }
 
@@ -1550,7 +1808,8 @@ berth_config_dump(const struct berth_config *cfg, FILE *f)
 			lname[j] = (char)tolower((unsigned char)k->name[j]);
 		lname[j] = '\0';
 		/* List dumpers print their own keyword on each line. */
-		if (k->dump == dump_listen || k->dump == dump_strv) {
+		if (k->dump == dump_listen || k->dump == dump_strv || k->dump == dump_ftps_listen ||
+		    k->dump == dump_ftps_passive_for) {
 			kw_dumper(k)(cfg, k, f);
 			continue;
 		}

@@ -18,9 +18,11 @@
 
 #include "berth/common.h"
 #include "berth/daemon.h"
+#include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/priv.h"
 #include "berth/sshd.h"
+#include "berth/tls.h"
 #include "berth/xmem.h"
 
 struct conn_slot {
@@ -59,58 +61,103 @@ set_cloexec_nonblock(int fd)
 	return 0;
 }
 
+/* What a listening socket serves. */
+struct listener_kind {
+	enum mon_proto proto;
+	bool allow_plain; /* FTPS explicit: plain FTP accepted (allow-plain) */
+};
+
+static int bind_listeners(const char *host, unsigned portnum, const char *what, int *fds,
+                          size_t max, size_t *n);
+
 static int
-open_listeners(const struct berth_config *s, int *fds, size_t max, size_t *ret_n)
+open_listeners(const struct berth_config *s, int *fds, struct listener_kind *kinds, size_t max,
+               size_t *ret_n)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->n_listen; i++) {
-		const char *host = s->listen[i].host;
-		char port[16];
-		snprintf(port, sizeof(port), "%u",
-		         (unsigned)(s->listen[i].port ? s->listen[i].port : s->port));
-		struct addrinfo hints = {.ai_family = AF_UNSPEC,
-		                         .ai_socktype = SOCK_STREAM,
-		                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-		struct addrinfo *res = NULL;
-		hints.ai_flags |= AI_NUMERICHOST;
-		int r = getaddrinfo(host, port, &hints, &res);
-		if (r != 0) {
-			log_error("ListenAddress %s: %s", host, gai_strerror(r));
-			return -EINVAL;
-		}
-		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-			if (n >= max) {
-				freeaddrinfo(res);
-				log_error("too many listening sockets");
-				return -E2BIG;
-			}
-			int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-			if (fd < 0)
-				continue;
-			int one = 1;
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (ai->ai_family == AF_INET6)
-				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-			char abuf[INET6_ADDRSTRLEN] = "?";
-			getnameinfo(ai->ai_addr, ai->ai_addrlen, abuf, sizeof(abuf), NULL, 0,
-			            NI_NUMERICHOST);
-			if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-				int e = errno;
-				log_error("bind to %s port %s: %s", abuf, port, strerror(e));
-				close(fd);
-				freeaddrinfo(res);
-				return -e;
-			}
-			set_cloexec_nonblock(fd);
-			log_info("Server listening on %s port %s.", abuf, port);
-			fds[n++] = fd;
-		}
-		freeaddrinfo(res);
+		size_t before = n;
+		int r = bind_listeners(s->listen[i].host,
+		                       s->listen[i].port ? s->listen[i].port : s->port, "", fds,
+		                       max, &n);
+		if (r < 0)
+			return r;
+		for (size_t k = before; k < n; k++)
+			kinds[k] = (struct listener_kind){.proto = MON_PROTO_SSH};
+	}
+	for (size_t i = 0; i < s->n_ftps_listen; i++) {
+		const struct berth_ftps_listen *l = &s->ftps_listen[i];
+		unsigned port = l->port       ? l->port
+		                : l->implicit ? BERTH_FTPS_IMPLICIT_PORT
+		                              : BERTH_FTPS_PORT;
+		size_t before = n;
+		int r = bind_listeners(l->host, port,
+		                       l->implicit      ? " (FTPS, implicit TLS)"
+		                       : l->allow_plain ? " (FTPS, AUTH TLS; plain FTP allowed)"
+		                                        : " (FTPS, AUTH TLS)",
+		                       fds, max, &n);
+		if (r < 0)
+			return r;
+		for (size_t k = before; k < n; k++)
+			kinds[k] = (struct listener_kind){
+			        .proto = l->implicit ? MON_PROTO_FTPS_IMPLICIT
+			                             : MON_PROTO_FTPS_EXPLICIT,
+			        .allow_plain = l->allow_plain && !l->implicit};
 	}
 	if (n == 0) {
 		log_error("no listening sockets");
 		return -EADDRNOTAVAIL;
 	}
+	*ret_n = n;
+	return 0;
+}
+
+/* Listening sockets for @host:@portnum (one per address getaddrinfo returns). */
+static int
+bind_listeners(const char *host, unsigned portnum, const char *what, int *fds, size_t max,
+               size_t *ret_n)
+{
+	size_t n = *ret_n;
+	char port[16];
+	snprintf(port, sizeof(port), "%u", portnum);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	hints.ai_flags |= AI_NUMERICHOST;
+	int r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0) {
+		log_error("ListenAddress %s: %s", host, gai_strerror(r));
+		return -EINVAL;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (n >= max) {
+			freeaddrinfo(res);
+			log_error("too many listening sockets");
+			return -E2BIG;
+		}
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		char abuf[INET6_ADDRSTRLEN] = "?";
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, abuf, sizeof(abuf), NULL, 0,
+		            NI_NUMERICHOST);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+			int e = errno;
+			log_error("bind to %s port %s: %s", abuf, port, strerror(e));
+			close(fd);
+			freeaddrinfo(res);
+			return -e;
+		}
+		set_cloexec_nonblock(fd);
+		log_info("Server listening on %s port %s%s.", abuf, port, what);
+		fds[n++] = fd;
+	}
+	freeaddrinfo(res);
 	*ret_n = n;
 	return 0;
 }
@@ -205,7 +252,8 @@ reap_children(struct conn_slot *slots, size_t nslots)
 
 static _noreturn_ void
 run_connection(const struct berth_config *s, const struct daemon_runtime *rt, ssh_bind bind, int fd,
-               const struct sockaddr_storage *ss, socklen_t sslen, int startup_fd)
+               const struct sockaddr_storage *ss, socklen_t sslen, int startup_fd,
+               const struct listener_kind *kind, struct tls_server *tls)
 {
 	char addr[INET6_ADDRSTRLEN] = "UNKNOWN", port[16] = "0";
 	getnameinfo((const struct sockaddr *)ss, sslen, addr, sizeof(addr), port, sizeof(port),
@@ -221,6 +269,9 @@ run_connection(const struct berth_config *s, const struct daemon_runtime *rt, ss
 	        .peer_addr = shown,
 	        .peer_port = (unsigned)strtoul(port, NULL, 10),
 	        .startup_fd = startup_fd,
+	        .proto = kind->proto,
+	        .ftps_allow_plain = kind->allow_plain,
+	        .tls = tls,
 	};
 	_exit(monitor_connection_run(&mc));
 }
@@ -228,15 +279,34 @@ run_connection(const struct berth_config *s, const struct daemon_runtime *rt, ss
 int
 daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 {
-	int lfds[32];
+	int lfds[64];
+	struct listener_kind lkinds[ARRAY_SIZE(lfds)];
 	size_t nl = 0;
-	int r = open_listeners(s, lfds, ARRAY_SIZE(lfds), &nl);
-	if (r < 0)
+	/* The FTPS certificate and key are read here, as root, before any fork. */
+	struct tls_server *tls = NULL;
+	if (ftps_enabled(s)) {
+		struct berth_errors errs = BERTH_ERRORS_NULL, warns = BERTH_ERRORS_NULL;
+		int r = ftps_server_new(s, &errs, &warns, &tls);
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("FTPS: %s", errs.msgs[i]);
+		for (size_t i = 0; i < warns.n; i++)
+			log_info("FTPS: warning: %s", warns.msgs[i]);
+		berth_errors_free(&errs);
+		berth_errors_free(&warns);
+		if (r != 0)
+			return r < 0 ? r : -EINVAL;
+	}
+	int r = open_listeners(s, lfds, lkinds, ARRAY_SIZE(lfds), &nl);
+	if (r < 0) {
+		tls_server_free(tls);
 		return r;
+	}
 	ssh_bind bind = NULL;
 	r = sshd_bind_new(s, &bind);
-	if (r < 0)
+	if (r < 0) {
+		tls_server_free(tls);
 		return r;
+	}
 
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
@@ -369,7 +439,8 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 					close(sp[0]);
 					int fl = fcntl(fd, F_GETFL);
 					fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-					run_connection(s, rt, bind, fd, &ss, sslen, sp[1]);
+					run_connection(s, rt, bind, fd, &ss, sslen, sp[1],
+					               &lkinds[li], tls);
 				}
 				close(fd);
 				close(sp[1]);
@@ -387,6 +458,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 		close(lfds[i]);
 	/* Established sessions are independent processes: leave them running, like sshd. */
 	ssh_bind_free(bind);
+	tls_server_free(tls);
 	free(slots);
 	free(pfds);
 	free(pmap);

@@ -17,6 +17,7 @@
 #include "berth/log.h"
 #include "berth/quickstart.h"
 #include "berth/sshd.h"
+#include "berth/tls.h"
 #include "berth/xmem.h"
 
 static int
@@ -125,6 +126,16 @@ quickstart_prepare(const char *dir, struct quickstart_info *info)
 			return r;
 		info->created_keys = true;
 	}
+
+	/* FTPS: a self-signed certificate for localhost (reused while valid). */
+	_cleanup_free_ char *cert = xasprintf("%s/%s", dir, QUICKSTART_FTPS_CERT);
+	_cleanup_free_ char *key = xasprintf("%s/%s", dir, QUICKSTART_FTPS_KEY);
+	int cr = tls_selfsigned_ensure(cert, key, &info->created_cert);
+	if (cr < 0)
+		return cr;
+	cr = tls_cert_file_fingerprint(cert, info->ftps_fingerprint);
+	if (cr < 0)
+		return cr;
 
 	/* The demo account's files live in their own directory, the jail root. */
 	_cleanup_free_ char *files = xasprintf("%s/demo", dir);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "berth/common.h"
+#include "berth/hash.h"
 #include "berth/xmem.h"
 #include "ftp-internal.h"
 
@@ -512,19 +513,30 @@ do_hash(struct ftp_engine *e, const char *path, uint32_t algo, bool draft)
 		reply(e, 550, "Not a regular file.");
 		return 0;
 	}
-	uint8_t digest[64];
-	size_t dlen = 0;
-	r = e->cfg.hash(e->cfg.userdata, e->cfg.vfs, path, (enum ftp_hash_algo)algo, 0, 0, digest,
-	                sizeof(digest), &dlen);
-	if (r == 0 && (dlen == 0 || dlen > sizeof(digest)))
+	/* The protocol-neutral digest (SFTP check-file uses it too), through an open of the
+	 * file: the download permission decides. */
+	static const enum berth_hash_alg algs[] = {
+	        [FTP_HASH_SHA256] = BERTH_HASH_SHA256,
+	        [FTP_HASH_SHA512] = BERTH_HASH_SHA512,
+	        [FTP_HASH_SHA1] = BERTH_HASH_SHA1,
+	        [FTP_HASH_MD5] = BERTH_HASH_MD5,
+	};
+	struct vfs_file *f = NULL;
+	_cleanup_xbuf_ struct xbuf digest = XBUF_NULL;
+	xbuf_init(&digest, BERTH_HASH_MAX);
+	r = vfs_open(e->cfg.vfs, path, VFS_O_READ, 0, &f);
+	if (r == 0) {
+		r = vfs_hash_range(f, algs[algo], 0, 0, 0, &digest);
+		(void)vfs_close(f);
+	}
+	if (r == 0 && xbuf_len(&digest) != berth_hash_len(algs[algo]))
 		r = -EIO;
 	if (r < 0) {
 		reply_errno(e, r);
 		return 0;
 	}
-	char hex[2 * sizeof(digest) + 1];
-	for (size_t i = 0; i < dlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	char hex[2 * BERTH_HASH_MAX + 1];
+	berth_hex(xbuf_ptr(&digest), xbuf_len(&digest), hex);
 	if (draft) {
 		/* draft-bryan-ftpext-hash: "213 ALGO start-end hash path", end inclusive. */
 		reply(e, 213, "%s 0-%llu %s %s", ftp_hash_name(algo),

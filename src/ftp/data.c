@@ -19,11 +19,15 @@ xfer_active(const struct ftp_engine *e)
 	return e->xfer.kind != XFER_NONE;
 }
 
+/* After -EAGAIN (bandwidth limit): when the VFS says a retry can succeed. */
 static void
 set_wake(struct ftp_engine *e)
 {
-	uint64_t t = e->cfg.retry_at ? e->cfg.retry_at(e->cfg.userdata) : 0;
-	e->wake_ms = t ? t : ftp_now_ms() + FTP_RETRY_MS;
+	uint64_t ns = 0;
+	if (vfs_retry_at(e->cfg.vfs, &ns) == 0 && ns)
+		e->wake_ms = ns / 1000000u;
+	else
+		e->wake_ms = ftp_now_ms() + FTP_RETRY_MS;
 }
 
 /* v4-mapped IPv6 addresses become AF_INET; the port is kept. */
@@ -288,7 +292,13 @@ xfer_report(struct ftp_engine *e, int err, const char *reason)
 	        .completed = err == 0,
 	        .error = err,
 	        .reason = err ? reason : NULL,
+	        .published = true,
 	};
+	if (x->closed && x->kind == XFER_STOR) {
+		t.sha256 = x->report.have_sha256 ? x->report.sha256 : NULL;
+		t.published = x->report.published;
+		t.unpublished = x->report.published ? NULL : x->report.reason;
+	}
 	ftp_log(e, LOG_LEVEL_VERBOSE, "%s \"%s\" %llu bytes %s%s%s",
 	        t.upload ? "upload" : "download", t.path, (unsigned long long)t.bytes,
 	        t.completed ? "completed" : "aborted", t.reason ? ": " : "",
@@ -297,14 +307,26 @@ xfer_report(struct ftp_engine *e, int err, const char *reason)
 		e->cfg.transfer(e->cfg.userdata, &t);
 }
 
-/* Close everything of the transfer; returns vfs_close()'s result for a file. */
+/* Close the transfer's file with a report: VFS_CLOSE_ABORT when it did not complete (an
+ * atomic upload is then not published). Returns vfs_close_ex()'s result. */
+static int
+xfer_close_file(struct ftp_engine *e, bool abort)
+{
+	struct ftp_xfer *x = &e->xfer;
+	if (!x->file)
+		return 0;
+	int r = vfs_close_ex(x->file, abort ? VFS_CLOSE_ABORT : 0, &x->report);
+	x->file = NULL;
+	x->closed = true;
+	return r;
+}
+
+/* Close everything of the transfer; returns the file's close result. */
 static int
 xfer_reset(struct ftp_engine *e)
 {
 	struct ftp_xfer *x = &e->xfer;
-	int r = 0;
-	if (x->file)
-		r = vfs_close(x->file);
+	int r = xfer_close_file(e, true);
 	if (x->dir)
 		(void)vfs_closedir(x->dir);
 	free(x->path);
@@ -327,6 +349,7 @@ is_data_action(enum ftp_action_type t)
 void
 xfer_kill(struct ftp_engine *e, const char *reason)
 {
+	(void)xfer_close_file(e, true);
 	xfer_report(e, FTP_DATA_E_ABORTED, reason);
 	(void)xfer_reset(e);
 	if (is_data_action(e->pending))
@@ -476,8 +499,9 @@ store(struct ftp_engine *e, char *arg, enum store_kind kind)
 		if (r == 0)
 			r = vfs_open(e->cfg.vfs, name, VFS_O_WRITE | VFS_O_CREAT, 0666, &f);
 		struct vfs_attr cut = {.valid = VFS_ATTR_SIZE, .size = rest};
+		struct vfs_close_report rep;
 		if (r == 0 && (r = vfs_fsetattr(f, &cut)) < 0)
-			(void)vfs_close(f);
+			(void)vfs_close_ex(f, VFS_CLOSE_ABORT, &rep);
 	} else {
 		name = xstrdup(arg);
 		r = vfs_open(e->cfg.vfs, name, VFS_O_WRITE | VFS_O_CREAT | VFS_O_TRUNC, 0666, &f);
@@ -883,8 +907,7 @@ xfer_finish(struct ftp_engine *e, int err, bool driver_err, const char *reason)
 {
 	struct ftp_xfer *x = &e->xfer;
 	bool aborted = x->aborting, listing = x->kind != XFER_RETR && x->kind != XFER_STOR;
-	int r = x->file ? vfs_close(x->file) : 0;
-	x->file = NULL;
+	int r = xfer_close_file(e, err != 0 || x->error != 0);
 	if (err == 0 && r < 0) /* e.g. a deferred write error surfacing at close */
 		err = r, driver_err = false;
 	if (err == 0) {
@@ -933,10 +956,7 @@ ftp_engine_data_open_done(struct ftp_engine *e, int result)
 		reply(e, 425, "Cannot open data connection.");
 		reason = "no data connection";
 	}
-	struct ftp_xfer *x = &e->xfer;
-	if (x->file)
-		(void)vfs_close(x->file);
-	x->file = NULL;
+	(void)xfer_close_file(e, true);
 	xfer_report(e, result, reason);
 	(void)xfer_reset(e);
 	xfer_after(e);

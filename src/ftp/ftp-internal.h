@@ -58,6 +58,8 @@ struct ftp_xfer {
 	size_t raw_off, raw_len;
 	int error; /* first local (VFS) error */
 	struct timespec t0;
+	bool closed;                     /* the file was closed: @report is valid */
+	struct vfs_close_report report; /* from vfs_close_ex() (digest, published) */
 };
 
 struct ftp_engine {

@@ -3,6 +3,7 @@
  * small request table (auth decisions, worker spawn). It never parses SSH packets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,12 +22,14 @@
 #include "berth/authkeys.h"
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/policy.h"
 #include "berth/policy_state.h"
 #include "berth/priv.h"
 #include "berth/scp_engine.h"
 #include "berth/sshd.h"
+#include "berth/tls.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
 
@@ -67,6 +70,12 @@ struct monitor {
 	char auth_method_log[64];              /* method that completed authentication */
 	const struct authkeys_entry *key_used; /* the key that passed publickey, if any */
 	int login_slot_fd;                     /* MaxLogins slot held for the session, or -1 */
+	/* FTPS connections: "ftps" in the auth log lines instead of "ssh2", one worker,
+	 * the control connection's local address for its data connections. */
+	bool ftps;
+	const char *proto_label;
+	bool ftp_spawned;
+	char local_addr[NI_MAXHOST];
 };
 
 /* The account database: loaded by each connection's monitor after the network child
@@ -192,6 +201,16 @@ take_login_slot(struct monitor *m)
 	return false;
 }
 
+/* The protocols a login on this connection can use (Protocols): SSH's two, or FTPS, and
+ * plain FTP too on an allow-plain listener (the session's worker request says which). */
+static uint32_t
+login_protocols(const struct monitor *m)
+{
+	if (!m->ftps)
+		return POLICY_PROTO_SSH;
+	return POLICY_PROTO_FTPS | (m->mc->ftps_allow_plain ? POLICY_PROTO_FTP : 0);
+}
+
 /* Pin the user name; returns false when the client changed it (hang up). */
 static bool
 pin_user(struct monitor *m, const char *user)
@@ -219,7 +238,8 @@ pin_user(struct monitor *m, const char *user)
 	/* The account's own login rules (AllowFrom, DenyFrom, Expires, Protocols): same
 	 * treatment as AllowUsers, a refused account answers like a wrong password. */
 	struct policy_verdict v;
-	if (policy_check_login(a->policy, m->mc->peer_addr, time(NULL), POLICY_PROTO_SSH, &v) < 0) {
+	if (policy_check_login(a->policy, m->mc->peer_addr, time(NULL), login_protocols(m), &v) <
+	    0) {
 		_cleanup_free_ char *rule = login_rule_text(&v);
 		log_info("User %s from %s not allowed because of %s", user, m->mc->peer_addr, rule);
 		berth_account_free(a);
@@ -246,13 +266,15 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		m->passed[m->n_passed++] = method;
 		struct berth_auth_state st = {0};
 		const struct berth_auth_policy *pol = berth_account_policy(m->cfg, m->acct);
+		/* FTP has one method: a password that is only part of a chain fails. */
 		if (berth_auth_evaluate(pol, enabled_methods(m), m->passed, m->n_passed, &st) ==
 		            0 &&
-		    (st.complete || st.partial) && (!st.complete || take_login_slot(m))) {
-			log_info("%s %s for %s from %s port %u ssh2%s%s",
+		    (st.complete || (st.partial && !m->ftps)) &&
+		    (!st.complete || take_login_slot(m))) {
+			log_info("%s %s for %s from %s port %u %s%s%s",
 			         st.complete ? "Accepted" : "Partial", label, m->user,
-			         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
-			         detail ? detail : "");
+			         m->mc->peer_addr, m->mc->peer_port, m->proto_label,
+			         detail ? ": " : "", detail ? detail : "");
 			if (st.complete) {
 				m->authenticated = true;
 				snprintf(m->auth_method_log, sizeof(m->auth_method_log), "%s",
@@ -266,14 +288,14 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		over_limit = st.complete; /* MaxLogins: refused like a failed login */
 	}
 	if (!over_limit)
-		log_info("Failed %s for %s%s from %s port %u ssh2%s%s", label, inv, m->user,
-		         m->mc->peer_addr, m->mc->peer_port, detail ? ": " : "",
+		log_info("Failed %s for %s%s from %s port %u %s%s%s", label, inv, m->user,
+		         m->mc->peer_addr, m->mc->peer_port, m->proto_label, detail ? ": " : "",
 		         detail ? detail : "");
 	record_failure(m);
 	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
 		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
-		         "ssh2 [preauth]",
-		         inv, m->user, m->mc->peer_addr, m->mc->peer_port);
+		         "%s [preauth]",
+		         inv, m->user, m->mc->peer_addr, m->mc->peer_port, m->proto_label);
 		m->disconnecting = true;
 		return MON_AUTH_DISCONNECT;
 	}
@@ -716,14 +738,37 @@ spawn_kind(struct xbuf *req, char **ret_scp)
 	return 0;
 }
 
+/* An FTP session's worker request: its protocol (POLICY_PROTO_FTPS, or POLICY_PROTO_FTP
+ * for a plaintext control connection, which only an allow-plain listener has). 0 or
+ * -EBADMSG. */
+static int
+ftp_spawn_kind(const struct monitor *m, struct xbuf *req, uint64_t *ret_proto)
+{
+	uint8_t kind;
+	if (xbuf_get_u8(req, &kind) < 0 || xbuf_len(req) != 0 ||
+	    (kind != MON_SESSION_FTPS && (kind != MON_SESSION_FTP || !m->mc->ftps_allow_plain)))
+		return -EBADMSG;
+	*ret_proto = kind == MON_SESSION_FTPS ? POLICY_PROTO_FTPS : POLICY_PROTO_FTP;
+	return 0;
+}
+
 static int
 handle_spawn(struct monitor *m, struct xbuf *req)
 {
 	uint8_t no = 0;
 	struct mon_worker *slot = NULL;
 	_cleanup_free_ char *scp = NULL;
-	if (spawn_kind(req, &scp) < 0)
+	uint64_t proto = POLICY_PROTO_SFTP;
+	if (m->ftps ? ftp_spawn_kind(m, req, &proto) < 0 : spawn_kind(req, &scp) < 0)
 		return -EBADMSG;
+	if (scp)
+		proto = POLICY_PROTO_SCP;
+	if (m->ftps && m->ftp_spawned) {
+		/* An FTP session has exactly one worker, started at login. */
+		log_error("refusing a second FTP worker for %s port %u", m->mc->peer_addr,
+		          m->mc->peer_port);
+		return -EPROTO;
+	}
 	if (!m->authenticated || !m->acct || !(slot = worker_slot(m))) {
 		log_error("refusing worker request from %s port %u (%s)", m->mc->peer_addr,
 		          m->mc->peer_port,
@@ -731,14 +776,18 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		                                      : "not authenticated");
 		return mon_send(m->sock, &no, 1, -1);
 	}
-	/* Protocols: the login needed sftp or scp; this session needs its own. */
-	uint64_t proto = scp ? POLICY_PROTO_SCP : POLICY_PROTO_SFTP;
+	/* Protocols: the login needed one of the connection's protocols; this session needs
+	 * its own (sftp or scp; ftps, or ftp over a plaintext control connection). */
 	if (!(policy_get(m->acct->policy, POLICY_PROTOCOLS) & proto)) {
 		const struct policy_value *v = &m->acct->policy->values[POLICY_PROTOCOLS];
 		log_info("refusing %s for %s from %s port %u: %s (%s:%u)",
-		         scp ? "scp" : "subsystem 'sftp'", m->user, m->mc->peer_addr,
-		         m->mc->peer_port, v->text ? v->text : "Protocols",
-		         v->origin.file ? v->origin.file : "?", v->origin.line);
+		         proto == POLICY_PROTO_FTPS  ? "ftps"
+		         : proto == POLICY_PROTO_FTP ? "ftp (plaintext)"
+		         : scp                       ? "scp"
+		                                     : "subsystem 'sftp'",
+		         m->user, m->mc->peer_addr, m->mc->peer_port,
+		         v->text ? v->text : "Protocols", v->origin.file ? v->origin.file : "?",
+		         v->origin.line);
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	int pfd, sfd;
@@ -762,8 +811,16 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .policy_fd = pfd,
 	        .state_fd = sfd,
 	};
+	char *ftps_args[FTPS_WORKER_NARGS] = {0};
+	if (m->ftps) {
+		ftps_worker_args(m->cfg, m->mc->peer_addr, m->local_addr, m->mc->ftps_allow_plain,
+		                 ftps_args);
+		wp.ftps_args = ftps_args;
+		m->ftp_spawned = true;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
+		ftps_worker_args_free(ftps_args);
 		close(sv[0]);
 		close(sv[1]);
 		close(pfd);
@@ -780,9 +837,13 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	close(pfd);
 	if (sfd >= 0)
 		close(sfd);
+	ftps_worker_args_free(ftps_args);
 	close(sv[1]);
 	worker_track(slot, pid);
-	if (scp)
+	if (m->ftps)
+		log_info("Starting session: ftp for %s from %s port %u id %d", m->user,
+		         m->mc->peer_addr, m->mc->peer_port, (int)pid);
+	else if (scp)
 		log_info("Starting session: command '%.200s' for %s from %s port %u id %d", scp,
 		         m->user, m->mc->peer_addr, m->mc->peer_port, (int)pid);
 	else
@@ -891,6 +952,24 @@ net_child(const struct monitor_conn *mc, int sock)
 	setrlimit(RLIMIT_DATA, &mem);
 #endif
 	priv_harden_process();
+	if (mc->proto != MON_PROTO_SSH) {
+		/* The FTPS child needs no SSH host key: drop them (freed memory is wiped). */
+		ssh_bind_free(mc->bind);
+		struct ftps_conn fc = {
+		        .fd = mc->fd,
+		        .mon_fd = sock,
+		        .peer_addr = mc->peer_addr,
+		        .peer_port = mc->peer_port,
+		        .cfg = mc->cfg,
+		        .tls = mc->tls,
+		        .implicit = mc->proto == MON_PROTO_FTPS_IMPLICIT,
+		        .allow_plain = mc->ftps_allow_plain,
+		};
+		_exit(ftps_net_run(&fc));
+	}
+	/* The SSH child needs no TLS key. */
+	if (mc->tls)
+		tls_server_forget_key(mc->tls);
 	struct sshd_conn c = {
 	        .fd = mc->fd,
 	        .mon_fd = sock,
@@ -899,6 +978,14 @@ net_child(const struct monitor_conn *mc, int sock)
 	        .cfg = mc->cfg,
 	};
 	_exit(sshd_net_run(mc->bind, &c));
+}
+
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int
@@ -921,27 +1008,42 @@ monitor_connection_run(const struct monitor_conn *mc)
 		net_child(mc, sv[1]);
 	}
 	close(sv[1]);
+	/* The monitor never uses the TLS key (only the network child's handshake does). */
+	if (mc->tls)
+		tls_server_forget_key(mc->tls);
+	struct monitor m = {
+	        .mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid, .login_slot_fd = -1};
+	m.ftps = mc->proto != MON_PROTO_SSH;
+	m.proto_label = m.ftps ? "ftps" : "ssh2";
+	if (m.ftps) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(mc->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, m.local_addr, sizeof(m.local_addr),
+		                NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(m.local_addr, sizeof(m.local_addr), "0.0.0.0");
+	}
 	close(mc->fd); /* the network child owns the connection */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	monitor_db = load_accounts(mc->cfg);
 
-	struct monitor m = {
-	        .mc = mc, .cfg = mc->cfg, .sock = sv[0], .net_pid = pid, .login_slot_fd = -1};
-	time_t start = time(NULL);
+	/* LoginGraceTime in milliseconds: whole seconds of time() would cut up to one
+	 * second off it (the FTPS child sends its 421 half a second before). */
+	uint64_t grace_end = monotonic_ms() + (uint64_t)mc->cfg->login_grace_time * 1000;
 	time_t hangup_at = 0;
 	static uint8_t msg[MON_MSG_MAX];
 	for (;;) {
 		int timeout = -1;
 		time_t now = time(NULL);
 		if (!m.authenticated && mc->cfg->login_grace_time) {
-			time_t left = start + (time_t)mc->cfg->login_grace_time - now;
-			if (left <= 0) {
+			uint64_t now_ms = monotonic_ms();
+			if (now_ms >= grace_end) {
 				log_info("Timeout before authentication for %s port %u",
 				         mc->peer_addr, mc->peer_port);
 				kill(pid, SIGKILL);
 				break;
 			}
-			timeout = (int)MIN(left, 3600) * 1000;
+			timeout = (int)MIN(grace_end - now_ms, (uint64_t)3600 * 1000);
 		}
 		if (m.disconnecting) {
 			if (!hangup_at)

@@ -210,17 +210,36 @@ mon_ask_kbdint_answer(int sock, const char *user, const char *const *answers, ui
 	return r;
 }
 
+static int spawn_request(int sock, const struct xbuf *req, int *ret_fd, uint32_t *ret_id);
+
 int
 mon_ask_spawn_worker(int sock, const char *scp_command, int *ret_fd, uint32_t *ret_id)
 {
 	_cleanup_xbuf_ struct xbuf req = XBUF_NULL;
-	uint8_t buf[16];
 	xbuf_init(&req, MON_MSG_MAX);
 	if (xbuf_put_u8(&req, MON_REQ_SPAWN_WORKER) < 0 ||
 	    (scp_command &&
 	     (xbuf_put_u8(&req, MON_SESSION_SCP) < 0 || xbuf_put_cstring(&req, scp_command) < 0)))
 		return -ENOBUFS;
-	int r = mon_send(sock, xbuf_ptr(&req), xbuf_len(&req), -1);
+	return spawn_request(sock, &req, ret_fd, ret_id);
+}
+
+int
+mon_ask_ftp_worker(int sock, bool tls, int *ret_fd)
+{
+	uint8_t req[2] = {MON_REQ_SPAWN_WORKER, tls ? MON_SESSION_FTPS : MON_SESSION_FTP};
+	struct xbuf v;
+	uint32_t id;
+	xbuf_view_init(&v, req, sizeof(req));
+	return spawn_request(sock, &v, ret_fd, &id);
+}
+
+/* Send a SPAWN_WORKER request and take the worker's socket from the answer. */
+static int
+spawn_request(int sock, const struct xbuf *req, int *ret_fd, uint32_t *ret_id)
+{
+	uint8_t buf[16];
+	int r = mon_send(sock, xbuf_ptr(req), xbuf_len(req), -1);
 	if (r < 0)
 		return r;
 	int fd;

@@ -50,14 +50,19 @@
 #endif
 
 enum rule_action {
-	ALLOW,    /* allowed */
-	EACCES_,  /* answered -EACCES */
-	NO_EXEC,  /* allowed unless arg 2 (prot) asks for more than read/write */
-	UNIX_ONLY /* socket(AF_UNIX, ...) allowed; other families get -EACCES */
+	ALLOW,     /* allowed */
+	EACCES_,   /* answered -EACCES */
+	NO_EXEC,   /* allowed unless arg 2 (prot) asks for more than read/write */
+	UNIX_ONLY, /* socket(AF_UNIX, ...) allowed; other families get -EACCES */
+	INET_UNIX  /* socket(AF_INET/AF_INET6/AF_UNIX, ...) allowed; others get -EACCES */
 };
 
-#define NET    (1u << SANDBOX_NET_SSH)
-#define WORKER (1u << SANDBOX_WORKER)
+/* The FTPS network child does what the SSH one does (I/O on its descriptors, memory,
+ * clock, randomness); the FTP worker what every worker does, plus its data
+ * connections (FTPW). */
+#define NET    ((1u << SANDBOX_NET_SSH) | (1u << SANDBOX_NET_FTPS))
+#define FTPW   (1u << SANDBOX_FTP_WORKER)
+#define WORKER ((1u << SANDBOX_WORKER) | FTPW)
 #define BOTH   (NET | WORKER)
 
 struct rule {
@@ -185,6 +190,17 @@ static const struct rule rules[] = {
         R(geteuid, ALLOW, WORKER),
         R(getgid, ALLOW, WORKER),
         R(getegid, ALLOW, WORKER),
+        /* the FTP worker's data connections: TCP sockets it listens on (PASV) or
+         * connects from (PORT), and their options (TCP_NODELAY, TCP_QUICKACK) */
+        R(socket, INET_UNIX, FTPW),
+        R(bind, ALLOW, FTPW),
+        R(listen, ALLOW, FTPW),
+        R(accept4, ALLOW, FTPW),
+        R(setsockopt, ALLOW, FTPW),
+        R(getsockopt, ALLOW, FTPW),
+        R(getpeername, ALLOW, FTPW),
+        R(getsockname, ALLOW, FTPW),
+        R(shutdown, ALLOW, FTPW),
         /* syslog may reconnect /dev/log; nothing else may open a socket */
         R(socket, UNIX_ONLY, WORKER),
         R(connect, ALLOW, WORKER),
@@ -298,6 +314,16 @@ build(enum sandbox_role role, struct sock_filter *out, size_t cap, size_t *ret_s
 			EMIT(STMT(BPF_RET | BPF_K,
 			          SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA)));
 			break;
+		case INET_UNIX:
+			EMIT(JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 6));
+			EMIT(STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)));
+			EMIT(JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 2, 0));
+			EMIT(JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 1, 0));
+			EMIT(JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1));
+			EMIT(STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+			EMIT(STMT(BPF_RET | BPF_K,
+			          SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA)));
+			break;
 		}
 	}
 	EMIT(STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
@@ -318,7 +344,18 @@ sandbox_policy_size(enum sandbox_role role, size_t *ret_syscalls, size_t *ret_in
 const char *
 sandbox_role_name(enum sandbox_role role)
 {
-	return role == SANDBOX_NET_SSH ? "network" : role == SANDBOX_WORKER ? "worker" : "?";
+	switch (role) {
+	case SANDBOX_NET_SSH:
+		return "network";
+	case SANDBOX_WORKER:
+		return "worker";
+	case SANDBOX_NET_FTPS:
+		return "ftps network";
+	case SANDBOX_FTP_WORKER:
+		return "ftp worker";
+	default:
+		return "?";
+	}
 }
 
 int

@@ -16,6 +16,7 @@
 
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/ftpsd.h"
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
 #include "berth/policy.h"
@@ -121,8 +122,17 @@ worker_run(const struct worker_params *p, int fd)
 	        (char *)(p->state_fd >= 0 ? "state" : "-"),
 	        NULL,
 	};
+	/* An FTP session: another mode mark, and the FTP driver's arguments at the end. */
+	char *ftp_argv[ARRAY_SIZE(argv) + FTPS_WORKER_NARGS];
+	if (p->ftps_args) {
+		memcpy(ftp_argv, argv, sizeof(argv));
+		ftp_argv[1] = (char *)WORKER_FTP_ARGV_MARK;
+		for (size_t i = 0; i < FTPS_WORKER_NARGS; i++)
+			ftp_argv[ARRAY_SIZE(argv) - 1 + i] = p->ftps_args[i];
+		ftp_argv[ARRAY_SIZE(ftp_argv) - 1] = NULL;
+	}
 	char *envp[] = {NULL};
-	execve("/proc/self/exe", argv, envp);
+	execve("/proc/self/exe", p->ftps_args ? ftp_argv : argv, envp);
 	log_error("cannot start the worker: exec: %m");
 	return 1;
 }
@@ -222,7 +232,8 @@ read_policy(struct policy **ret)
 int
 worker_exec_main(int argc, char **argv)
 {
-	if (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0)
+	bool ftp = argc == 18 + FTPS_WORKER_NARGS && strcmp(argv[1], WORKER_FTP_ARGV_MARK) == 0;
+	if (!ftp && (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0))
 		return 2;
 	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
 	bool scp = strcmp(argv[14], "scp") == 0;
@@ -265,6 +276,17 @@ worker_exec_main(int argc, char **argv)
 		log_error("policy for %s: %s", user, strerror(-r));
 		policy_free(pol);
 		return 1;
+	}
+	if (ftp) {
+		struct ftps_worker_session fs = {.user = user,
+		                                 .peer_addr = peer,
+		                                 .peer_port = port,
+		                                 .read_only = ro,
+		                                 .seccomp = seccomp};
+		int status = ftps_worker_main(v, &fs, argv + 18, WORKER_FD);
+		vfs_free(v);
+		policy_free(pol);
+		return status;
 	}
 	struct worker_log_ctx lc = {.user = user, .peer = peer, .port = port};
 	(void)ro; /* ReadOnly is in the policy, enforced by the policy layer */

@@ -198,6 +198,20 @@ tls_conn_write(struct tls_conn *c, const void *buf, size_t len, size_t *ret_n)
 	return transfer(c, true, (void *)buf, len, ret_n);
 }
 
+int
+tls_conn_new_ticket(struct tls_conn *c)
+{
+	if (!c->done)
+		return -EINVAL;
+	if (c->data || SSL_version(c->ssl) < TLS1_3_VERSION)
+		return 0;
+	if (SSL_new_session_ticket(c->ssl) != 1) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 bool
 tls_conn_pending(const struct tls_conn *c)
 {

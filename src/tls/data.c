@@ -128,6 +128,16 @@ tls_data_ctx_new(const void *blob, size_t len, struct tls_data_ctx **ret)
 		return r < 0 ? r : -EINVAL;
 	}
 	SSL_CTX_set_cert_cb(d->ctx, data_cert_cb, NULL);
+	/* No TLS 1.3 tickets on data connections: a client that only writes (an upload)
+	 * never reads them, and its close() with unread bytes becomes a TCP reset that
+	 * discards the tail of the upload it has not sent yet (curl does this). Clients
+	 * resume every data connection from the control connection's session instead,
+	 * which this context accepts as often as needed. */
+	SSL_CTX_set_num_tickets(d->ctx, 0);
+	/* Data connections carry nothing after TLS (no CCC): read ahead, so an upload
+	 * takes several records per read(2) instead of two reads per record. */
+	SSL_CTX_set_read_ahead(d->ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(d->ctx, 64 * 1024);
 	if (der_len > 0) {
 		uint8_t *p;
 		/* Sized once: no realloc()ed copy of the session secrets is left behind. */

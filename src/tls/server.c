@@ -527,6 +527,9 @@ tls_conn_new_server(struct tls_server *srv, int fd, struct tls_conn **ret)
 	if (r < 0)
 		return r;
 	c->srv = srv;
+	/* A control connection is idle most of the time: no 2 x 17 KiB record buffers
+	 * while nothing is in flight (memory per logged-in session). */
+	SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
 	/* The key goes into this SSL object, not the shared context, so that dropping it
 	 * after the handshake (SSL_certs_clear) releases the last reference. */
 	if (SSL_use_cert_and_key(c->ssl, srv->leaf, srv->key, srv->chain, 1) != 1) {

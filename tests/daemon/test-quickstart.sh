@@ -26,7 +26,10 @@ start_qs() { # log, args...
 }
 
 QS=$T/qs
-start_qs "$T/qs1.log" "$BERTHD" --quickstart "$QS" -p "$PORT"
+FPORT=$(free_port)
+FIPORT=$(free_port)
+start_qs "$T/qs1.log" "$BERTHD" --quickstart "$QS" -p "$PORT" --ftps-port "$FPORT" \
+	--ftps-implicit-port "$FIPORT"
 PW=$(sed -n 's/.*password for demo: \([A-Za-z0-9]*\) .*shown once.*/\1/p' "$T/qs1.log")
 [[ -n $PW ]] || { cat "$T/qs1.log"; fail "no password printed on the first run"; }
 [[ $(cat "$QS/demo-password") == "$PW" ]] || fail "password file differs from the printed one"
@@ -49,10 +52,26 @@ cat "$T/client_key.pub" >>"$QS/authorized_keys"
 sftp_key "$T/b" >/dev/null || fail "quickstart key login"
 ok "key from the state directory's authorized_keys"
 grep -q "Accepted password for demo from 127.0.0.1" "$T/qs1.log" || fail "no readable auth log on stderr"
+
+# FTPS with the same account: the README's curl line, explicit and implicit TLS.
+grep -qF "curl --ssl-reqd -k -u demo:PASSWORD ftp://127.0.0.1:$FPORT/" "$T/qs1.log" ||
+	fail "the FTPS curl line is not printed"
+FP=$(openssl x509 -in "$QS/ftps_cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+grep -qF "$FP" "$T/qs1.log" || fail "the printed fingerprint is not the certificate's"
+[[ $(stat -c %a "$QS/ftps_key.pem") == 600 ]] || fail "FTPS key not 0600"
+curl -sS --max-time 30 --ssl-reqd -k -u "demo:$PW" "ftp://127.0.0.1:$FPORT/" >"$T/ls.out" ||
+	fail "curl --ssl-reqd to the quickstart FTPS port"
+grep -q " qs.bin" "$T/ls.out" || fail "FTPS listing does not show the SFTP upload"
+curl -sS --max-time 30 -k -u "demo:$PW" "ftps://127.0.0.1:$FIPORT/qs.bin" -o "$T/qs.ftps" ||
+	fail "curl to the quickstart implicit FTPS port"
+[[ $(sum "$T/qs.ftps") == $(sum "$T/up.bin") ]] || fail "FTPS download checksum"
+ok "FTPS explicit and implicit with the printed password; fingerprint printed"
 stop_berthd
 
 # Second run: same state, same password, nothing printed.
-start_qs "$T/qs2.log" "$BERTHD" --quickstart "$QS" -p "$PORT"
+start_qs "$T/qs2.log" "$BERTHD" --quickstart "$QS" -p "$PORT" --ftps-port "$FPORT" \
+	--ftps-implicit-port "$FIPORT"
+grep -qF "$FP" "$T/qs2.log" || fail "second run made a new FTPS certificate"
 grep -q "shown once" "$T/qs2.log" && fail "second run printed a new password"
 [[ $(cat "$QS/demo-password") == "$PW" ]] || fail "password changed on the second run"
 sftp_password "$T/b" "$PW" >/dev/null || fail "old password no longer works"
@@ -67,11 +86,14 @@ if [[ $(id -u) -eq 0 ]]; then
 	PORT2=$(free_port)
 	cd "$U"
 	start_qs "$T/qs3.log" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$BERTHD" --quickstart -p "$PORT2"
+		"$BERTHD" --quickstart -p "$PORT2" --ftps-port "$FPORT" --ftps-implicit-port 0
 	cd /
 	PW2=$(cat "$U/berth-state/demo-password")
 	PORT=$PORT2 sftp_password "$T/bq" "$PW2" >/dev/null || fail "non-root quickstart login"
 	[[ $(stat -c %u "$U/berth-state/demo/qs.bin") == 65534 ]] || fail "file not owned by the user"
+	curl -sS --max-time 30 --ssl-reqd -k -u "demo:$PW2" "ftp://127.0.0.1:$FPORT/qs.bin" \
+		-o "$T/qs3.ftps" || fail "non-root quickstart FTPS"
+	[[ $(sum "$T/qs3.ftps") == $(sum "$T/up.bin") ]] || fail "non-root FTPS checksum"
 	ok "quickstart as an ordinary user (./berth-state), files owned by that user"
 	stop_berthd
 fi

@@ -331,6 +331,17 @@ f_chdir(struct vfs *v, const char *p)
 	return vfs_chdir(INNER(v), p);
 }
 
+static int
+f_retry_at(struct vfs *v, uint64_t *ret_ns)
+{
+	struct fault_vfs *f = to_fault(v);
+	if (f->no_retry_at)
+		return -ENOSYS;
+	f->retry_calls++;
+	*ret_ns = 123456789ull * 1000000u;
+	return 0;
+}
+
 static const struct vfs_ops fault_ops = {
         .open = f_open,
         .pread = f_pread,
@@ -348,18 +359,11 @@ static const struct vfs_ops fault_ops = {
         .readlink = f_readlink,
         .realpath = f_realpath,
         .chdir = f_chdir,
+        .retry_at = f_retry_at,
 };
 
 void
 fault_vfs_init(struct fault_vfs *f, struct vfs *inner)
 {
 	*f = (struct fault_vfs){.base = {.ops = &fault_ops}, .inner = inner};
-}
-
-uint64_t
-fault_retry_at(void *userdata)
-{
-	struct fault_vfs *f = userdata;
-	f->retry_calls++;
-	return 123456789;
 }

@@ -47,8 +47,8 @@ struct fault_vfs {
 	uint64_t write_limit;                 /* with write_errno: bytes allowed, then fail */
 	int write_errno;
 	uint64_t written;
-	unsigned retry_calls; /* how often the retry_at hook was asked */
+	unsigned retry_calls; /* how often vfs_retry_at() was asked */
+	bool no_retry_at;     /* vfs_retry_at() has no answer (-ENOSYS) */
 };
+/* Its vfs_retry_at() answers 123456789 ms (in ns), counting the calls. */
 void fault_vfs_init(struct fault_vfs *f, struct vfs *inner);
-/* An ftp_engine_config.retry_at hook: userdata is a struct fault_vfs. */
-uint64_t fault_retry_at(void *userdata);

@@ -72,25 +72,6 @@ jail_tree(const char *root)
 	(void)!symlink("../../../..", p);
 }
 
-static int
-fuzz_hash(void *userdata, struct vfs *vfs, const char *path, enum ftp_hash_algo algo, uint64_t off,
-          uint64_t len, uint8_t *out, size_t cap, size_t *ret_len)
-{
-	(void)userdata;
-	(void)off;
-	(void)len;
-	struct vfs_attr a;
-	int r = vfs_stat(vfs, path, true, &a);
-	if (r < 0)
-		return r;
-	size_t n = algo == FTP_HASH_SHA512 ? 64 : 32;
-	if (n > cap)
-		return -ENOBUFS;
-	memset(out, (int)a.size, n);
-	*ret_len = n;
-	return 0;
-}
-
 static void
 set_addr(struct sockaddr_storage *ss, bool v6, uint16_t port)
 {
@@ -158,8 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        .uid = getuid(),
 	        .gid = getgid(),
 	        .max_line = (k1 & 0x80) ? 64 : 0,
-	        .hash = fuzz_hash,
-	        .retry_at = fault_retry_at,
+	        .hash = true,
 	        .userdata = &fault,
 	};
 	set_addr(&cfg.peer, k1 & 0x40, 40000);

@@ -30,7 +30,7 @@ struct fx {
 	struct ftp_engine_config cfg;
 	struct ftp_engine *e;
 	struct fake_driver d;
-	unsigned ntransfers, retry_calls;
+	unsigned ntransfers;
 	struct ftp_transfer last;
 	char last_path[512], last_reason[128];
 };
@@ -45,14 +45,6 @@ on_transfer(void *userdata, const struct ftp_transfer *t)
 	snprintf(fx->last_reason, sizeof(fx->last_reason), "%s", t->reason ? t->reason : "");
 	fx->last.path = fx->last_path;
 	fx->last.reason = t->reason ? fx->last_reason : NULL;
-}
-
-static uint64_t
-on_retry(void *userdata)
-{
-	struct fx *fx = userdata;
-	fx->retry_calls++;
-	return 123456789;
 }
 
 static void
@@ -1612,15 +1604,9 @@ test_quota_mid_upload(void **state)
 }
 
 static void
-tweak_retry(struct fx *fx)
-{
-	fx->cfg.retry_at = on_retry;
-}
-
-static void
 test_eagain_wake_time(void **state)
 {
-	struct fx *fx = fx_new(true, tweak_retry);
+	struct fx *fx = fx_new(true, NULL);
 	write_host(fx, "f", "0123456789", 10);
 	start_retr(fx, "f");
 	fx->fault.eagain_reads = 1;
@@ -1630,7 +1616,7 @@ test_eagain_wake_time(void **state)
 	assert_int_equal(ftp_engine_data_produce(fx->e, buf, sizeof(buf), &got), -EAGAIN);
 	assert_int_equal(got, 99);
 	assert_int_equal(ftp_engine_wake_time(fx->e), 123456789);
-	assert_int_equal(fx->retry_calls, 1);
+	assert_int_equal(fx->fault.retry_calls, 1); /* vfs_retry_at() */
 	assert_int_equal(ftp_engine_data_produce(fx->e, buf, sizeof(buf), &got), 0);
 	assert_int_equal(got, 10);
 	assert_int_equal(ftp_engine_wake_time(fx->e), 0);
@@ -1641,8 +1627,9 @@ test_eagain_wake_time(void **state)
 	expect_output(fx, "226 Transfer complete.\r\n");
 	fx_free(fx);
 
-	/* Without the hook: 10 ms from now. Uploads, binary and ASCII. */
+	/* A VFS without an answer: 10 ms from now. Uploads, binary and ASCII. */
 	fx = fx_new(true, NULL);
+	fx->fault.no_retry_at = true;
 	expect(fx, "PASV\r\nTYPE A\r\n", PASV_OK "200 Switching to ASCII mode.\r\n");
 	assert_int_equal(ftp_engine_feed(fx->e, "STOR t\r\n", 8), 0);
 	step_process(fx);
@@ -1676,24 +1663,10 @@ test_eagain_wake_time(void **state)
 	fx_free(fx);
 }
 
-static int
-fake_hash(void *userdata, struct vfs *vfs, const char *path, enum ftp_hash_algo algo, uint64_t off,
-          uint64_t len, uint8_t *out, size_t cap, size_t *ret_len)
-{
-	static const size_t sizes[] = {32, 64, 20, 16};
-	assert_true(cap >= 64);
-	assert_int_equal(off, 0);
-	assert_int_equal(len, 0);
-	for (size_t i = 0; i < sizes[algo]; i++)
-		out[i] = (uint8_t)(i + algo);
-	*ret_len = sizes[algo];
-	return 0;
-}
-
 static void
 tweak_hash(struct fx *fx)
 {
-	fx->cfg.hash = fake_hash;
+	fx->cfg.hash = true;
 }
 
 static void
@@ -1714,14 +1687,18 @@ test_hash(void **state)
 	       " HOST\r\n MDTM\r\n MFMT\r\n MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;\r\n"
 	       " PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n XMD5\r\n XSHA1\r\n"
 	       " XSHA256\r\n XSHA512\r\n211 End\r\n");
+	/* The digests of "12345" by vfs_hash_range(). */
 	expect(fx, "HASH f\r\n",
-	       "213 SHA-256 0-4 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f "
+	       "213 SHA-256 0-4 5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5 "
 	       "f\r\n");
 	expect(fx, "OPTS HASH\r\nOPTS HASH md5\r\nOPTS HASH crc32\r\nOPTS HASH\r\n",
 	       "200 SHA-256\r\n200 MD5\r\n501 Unknown hash algorithm.\r\n200 MD5\r\n");
-	expect(fx, "HASH f\r\n", "213 MD5 0-4 030405060708090a0b0c0d0e0f101112 f\r\n");
-	expect(fx, "XSHA1 f\r\n", "250 02030405060708090a0b0c0d0e0f101112131415\r\n");
-	expect(fx, "XMD5 f\r\n", "250 030405060708090a0b0c0d0e0f101112\r\n");
+	expect(fx, "HASH f\r\n", "213 MD5 0-4 827ccb0eea8a706c4c34a16891f84e7b f\r\n");
+	expect(fx, "XSHA1 f\r\n", "250 8cb2237d0679ca88db6464eac60da96345513964\r\n");
+	expect(fx, "XMD5 f\r\n", "250 827ccb0eea8a706c4c34a16891f84e7b\r\n");
+	expect(fx, "XSHA512 f\r\n",
+	       "250 3627909a29c31381a071ec27f7c9ca97726182aed29a7ddd2e54353322cfb30abb9e3a6df2ac2c2"
+	       "0fe23436311d678564d0c8d305930575f60e2d3d048184d79\r\n");
 	expect(fx, "MKD d\r\nHASH d\r\nHASH nope\r\n",
 	       "257 \"/d\" created.\r\n550 Not a regular file.\r\n550 No such file or "
 	       "directory.\r\n");

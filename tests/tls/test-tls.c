@@ -467,10 +467,18 @@ resumption(int ver, bool no_ticket)
 		newest = NULL;
 		assert_non_null(s);
 		assert_int_equal(data_conn(d, s, ver, no_ticket, END_CLEAN, NULL, 0), 0);
-		if (ver == TLS1_2_VERSION)
-			newest = s; /* no new ticket on a resumed TLS 1.2 session */
-		else
-			SSL_SESSION_free(s);
+		/* No new ticket: not on a resumed TLS 1.2 session, and never on a TLS 1.3
+		 * data connection (src/tls/data.c) ... */
+		assert_null(newest);
+		if (ver == TLS1_2_VERSION) {
+			newest = s;
+			continue;
+		}
+		/* ... but on the control connection when the worker asks for one. */
+		SSL_SESSION_free(s);
+		assert_int_equal(tls_conn_new_ticket(c.x.sv), 0);
+		exchange(c.x.sv, c.x.cl);
+		assert_non_null(newest);
 	}
 	/* A full handshake is refused, distinguishably. */
 	assert_int_equal(data_conn(d, NULL, ver, no_ticket, END_CLEAN, reason, sizeof(reason)),

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -210,6 +212,59 @@ test_worker_role(void **state)
 #endif
 }
 
+/* ---- FTPS: the network child (as SSH's) and the FTP worker (data connections) ---- */
+
+static int
+ftp_worker_allowed(void)
+{
+	/* A PASV listener on loopback, as the FTP worker opens one. */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return E_ALLOWED;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int one = 1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return E_ALLOWED;
+	/* An active connection to it, as PORT does, and the accept. */
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return E_ALLOWED;
+	int s = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	int err = 0;
+	socklen_t el = sizeof(err);
+	if (s < 0 || getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+	    getpeername(s, (struct sockaddr *)&a, &al) < 0 || shutdown(s, SHUT_RDWR) < 0)
+		return E_ALLOWED;
+	close(s);
+	close(c);
+	close(fd);
+	/* Still the worker's file system; other socket families refused. */
+	fd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return E_ALLOWED;
+	close(fd);
+	errno = 0;
+	if (socket(AF_PACKET, SOCK_RAW, 0) != -1 || errno != EACCES)
+		return E_EACCES;
+	return OK;
+}
+
+static void
+test_ftps_roles(void **state)
+{
+	expect_exit(finish(spawn(SANDBOX_NET_FTPS, net_allowed), true), OK);
+	expect_sigsys(finish(spawn(SANDBOX_NET_FTPS, net_forbidden), true));
+	expect_sigsys(finish(spawn(SANDBOX_NET_FTPS, net_exec_memory), true));
+	expect_exit(finish(spawn(SANDBOX_FTP_WORKER, ftp_worker_allowed), true), OK);
+	expect_sigsys(finish(spawn(SANDBOX_FTP_WORKER, worker_exec), true));
+	expect_sigsys(finish(spawn(SANDBOX_FTP_WORKER, worker_exec_memory), true));
+	/* The SFTP worker still gets no TCP socket. */
+	expect_exit(finish(spawn(SANDBOX_WORKER, worker_allowed), true), OK);
+}
+
 static void
 test_sizes(void **state)
 {
@@ -230,6 +285,7 @@ main(void)
 	        cmocka_unit_test(test_sizes),
 	        cmocka_unit_test(test_network_role),
 	        cmocka_unit_test(test_worker_role),
+	        cmocka_unit_test(test_ftps_roles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
