@@ -21,6 +21,7 @@ struct worker_params {
 	const char *scp_command; /* legacy scp session (exec command line); NULL = sftp */
 	int policy_fd; /* the account's encoded policy (policy_encode()), read by the worker */
 	int state_fd;  /* the account's shared state file (policy_state_open()) or -1 */
+	int audit_fd;  /* the worker's end of the transfer-record socket (audit.h) or -1 */
 	/* An FTP session (NULL for SFTP): the FTP driver's FTPS_WORKER_NARGS arguments from
 	 * ftps_worker_args(). */
 	char *const *ftps_args;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "berth/account.h"
+#include "berth/audit.h"
 #include "berth/authkeys.h"
 #include "berth/buf.h"
 #include "berth/common.h"
@@ -45,6 +46,8 @@ struct mon_worker {
 	bool exited; /* reaped; status valid */
 	int status;  /* wait status */
 	time_t start;
+	int rec_fd;           /* transfer records from the worker (audit.h), or -1 */
+	const char *protocol; /* for the transfer logs: "sftp", "scp", "ftps", "ftp" */
 };
 
 struct monitor {
@@ -575,6 +578,30 @@ worker_by_id(struct monitor *m, uint32_t id)
 	return NULL;
 }
 
+/* Write the transfer records @w sent (see audit.h); @last: it exited, read them all
+ * and close the channel. */
+static void
+worker_records(struct monitor *m, struct mon_worker *w, bool last)
+{
+	if (w->rec_fd < 0)
+		return;
+	struct xfer_session s = {
+	        .account = m->acct ? m->acct->name : m->user,
+	        .addr = m->mc->peer_addr,
+	        .port = m->mc->peer_port,
+	        .protocol = w->protocol ? w->protocol : "?",
+	        .session_id = (uint32_t)w->pid,
+	};
+	/* Bounded even after the exit: a process the worker left behind could hold its end. */
+	for (int i = 0; i < (last ? 64 : 1); i++)
+		if (audit_channel_drain(w->rec_fd, m->cfg, &s) != 0)
+			break;
+	if (last) {
+		close(w->rec_fd);
+		w->rec_fd = -1;
+	}
+}
+
 /* Reap @w if it has exited, waiting at most @wait_ms; logs the end of its session. */
 static void
 worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
@@ -593,7 +620,8 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 	while (r < 0 && errno == EINTR);
 	if (r != w->pid)
 		return;
-	w->exited = true; /* the slot stays until the status is asked for or needed */
+	w->exited = true;           /* the slot stays until the status is asked for or needed */
+	worker_records(m, w, true); /* what it sent before it exited */
 	w->status = st;
 	if (w->pidfd >= 0)
 		close(w->pidfd);
@@ -626,7 +654,7 @@ worker_slot(struct monitor *m)
 		m->n_worker_slots = 2 * (size_t)m->cfg->max_sessions_per_conn;
 		m->workers = xcalloc(m->n_worker_slots, sizeof(*m->workers));
 		for (size_t i = 0; i < m->n_worker_slots; i++)
-			m->workers[i].pidfd = -1;
+			m->workers[i].pidfd = m->workers[i].rec_fd = -1;
 	}
 	for (size_t i = 0; i < m->n_worker_slots; i++)
 		worker_reap(m, &m->workers[i], 0);
@@ -657,7 +685,8 @@ worker_slot(struct monitor *m)
 static void
 worker_track(struct mon_worker *w, pid_t pid)
 {
-	*w = (struct mon_worker){.pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL)};
+	*w = (struct mon_worker){
+	        .pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL), .rec_fd = -1};
 }
 
 /* The account's compiled policy, encoded into a sealed memfd the worker reads at start:
@@ -793,11 +822,18 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	int pfd, sfd;
 	if (prepare_policy(m, &pfd, &sfd) < 0)
 		return mon_send(m->sock, &no, 1, -1);
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	int sv[2], rec_mon = -1, rec_worker = -1;
+	int ar = audit_channel_new(m->cfg, &rec_mon, &rec_worker);
+	if (ar < 0)
+		log_error("transfer log channel for %s: %s", m->user, strerror(-ar));
+	if (ar < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		close(pfd);
 		if (sfd >= 0)
 			close(sfd);
+		if (rec_mon >= 0) {
+			close(rec_mon);
+			close(rec_worker);
+		}
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	struct worker_params wp = {
@@ -810,6 +846,7 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .scp_command = scp,
 	        .policy_fd = pfd,
 	        .state_fd = sfd,
+	        .audit_fd = rec_worker,
 	};
 	char *ftps_args[FTPS_WORKER_NARGS] = {0};
 	if (m->ftps) {
@@ -826,6 +863,10 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		close(pfd);
 		if (sfd >= 0)
 			close(sfd);
+		if (rec_mon >= 0) {
+			close(rec_mon);
+			close(rec_worker);
+		}
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	if (pid == 0) {
@@ -839,7 +880,14 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		close(sfd);
 	ftps_worker_args_free(ftps_args);
 	close(sv[1]);
+	if (rec_worker >= 0)
+		close(rec_worker);
 	worker_track(slot, pid);
+	slot->rec_fd = rec_mon;
+	slot->protocol = proto == POLICY_PROTO_FTPS  ? "ftps"
+	                 : proto == POLICY_PROTO_FTP ? "ftp"
+	                 : scp                       ? "scp"
+	                                             : "sftp";
 	if (m->ftps)
 		log_info("Starting session: ftp for %s from %s port %u id %d", m->user,
 		         m->mc->peer_addr, m->mc->peer_port, (int)pid);
@@ -1054,16 +1102,22 @@ monitor_connection_run(const struct monitor_conn *mc)
 			}
 			timeout = 500;
 		}
-		struct pollfd p[1 + 2 * BERTH_MAX_SESSIONS_PER_CONN];
+		struct pollfd p[1 + 4 * BERTH_MAX_SESSIONS_PER_CONN];
 		nfds_t np = 0;
 		p[np++] = (struct pollfd){.fd = m.sock, .events = POLLIN};
-		for (size_t i = 0; i < m.n_worker_slots; i++)
+		for (size_t i = 0; i < m.n_worker_slots; i++) {
 			if (m.workers[i].pidfd >= 0)
 				p[np++] =
 				        (struct pollfd){.fd = m.workers[i].pidfd, .events = POLLIN};
+			if (m.workers[i].rec_fd >= 0)
+				p[np++] = (struct pollfd){.fd = m.workers[i].rec_fd,
+				                          .events = POLLIN};
+		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
+		for (size_t i = 0; pr > 0 && i < m.n_worker_slots; i++)
+			worker_records(&m, &m.workers[i], false); /* the transfer logs */
 		for (size_t i = 0; pr > 0 && i < m.n_worker_slots; i++)
 			worker_reap(&m, &m.workers[i], 0); /* logs each session's end */
 		if (pr <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))

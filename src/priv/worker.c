@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "berth/audit.h"
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/ftpsd.h"
@@ -31,6 +32,7 @@
 #define WORKER_FD 3
 #define POLICY_FD 4 /* the encoded policy, read once at start */
 #define STATE_FD  5 /* the account's shared state file, when it has one */
+#define AUDIT_FD  6 /* transfer records to the monitor, when a transfer log is on */
 
 struct worker_log_ctx {
 	const char *user;
@@ -53,16 +55,24 @@ log_transfer(const struct worker_log_ctx *c, bool upload, const char *path, uint
 static void
 engine_transfer(void *userdata, const struct fxp_transfer *t)
 {
-	bool upload = t->bytes_written > 0;
+	/* An upload has a digest (UploadChecksum) or wrote bytes. */
+	bool upload = t->bytes_written > 0 || (t->sha256 && t->bytes_read == 0);
 	log_transfer(userdata, upload, t->path, upload ? t->bytes_written : t->bytes_read,
 	             t->seconds, t->completed, t->sha256,
 	             t->published ? NULL : (t->reason ? t->reason : "?"));
+	audit_worker_transfer(upload, t->path, upload ? t->bytes_written : t->bytes_read,
+	                      t->seconds, t->completed && t->published,
+	                      !t->completed ? "session ended before the client closed the file"
+	                                    : (t->reason ? t->reason : "not published"),
+	                      t->sha256);
 }
 
 static void
 scp_transfer(void *userdata, const struct scp_transfer *t)
 {
 	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, NULL, NULL);
+	audit_worker_transfer(t->upload, t->path, t->bytes, t->seconds, t->completed,
+	                      "cut short (peer gone, write error or session end)", NULL);
 }
 
 int
@@ -83,17 +93,22 @@ worker_run(const struct worker_params *p, int fd)
 		}
 	}
 	priv_harden_process();
-	/* Session socket, policy and state file become fds 3, 4, 5: move them out of the
-	 * way first so no dup2 clobbers another. */
-	int fds[3] = {fd, p->policy_fd, p->state_fd};
-	for (int i = 0; i < 3; i++)
-		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 3)) < 0)
+	/* Session socket, policy, state file and record socket become fds 3, 4, 5, 6: move
+	 * them out of the way first so no dup2 clobbers another. */
+	int fds[4] = {fd, p->policy_fd, p->state_fd, p->audit_fd};
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 4)) < 0)
 			return 1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
 			return 1;
-	/* Nothing but stdio, the session socket and the policy cross the exec. */
-	close_range(p->state_fd >= 0 ? STATE_FD + 1 : POLICY_FD + 1, ~0U, 0);
+	/* Nothing but stdio, the session socket, the policy (and state file and record
+	 * socket when there are) cross the exec: an absent one's number is closed too. */
+	if (p->state_fd < 0)
+		close(STATE_FD);
+	if (p->audit_fd < 0)
+		close(AUDIT_FD);
+	close_range(AUDIT_FD + 1, ~0U, 0);
 
 	char umask_s[16], port_s[16], level_s[16], fac_s[16];
 	snprintf(umask_s, sizeof(umask_s), "%o", (unsigned)p->cfg->umask);
@@ -274,6 +289,15 @@ worker_exec_main(int argc, char **argv)
 	r = vfs_policy_wrap(posix, &pc, &v);
 	if (r < 0) {
 		log_error("policy for %s: %s", user, strerror(-r));
+		policy_free(pol);
+		return 1;
+	}
+	/* Transfer records for the monitor's transfer logs (fd 6 when they are on). */
+	audit_worker_init(AUDIT_FD);
+	r = audit_worker_wrap(&v);
+	if (r < 0) {
+		log_error("transfer records for %s: %s", user, strerror(-r));
+		vfs_free(v);
 		policy_free(pol);
 		return 1;
 	}
