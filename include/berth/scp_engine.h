@@ -67,6 +67,7 @@ struct scp_transfer {
 	bool upload;
 	double seconds;
 	bool completed; /* false: cut short (peer gone, write error, session end) */
+	const char *sha256; /* upload: hex SHA-256 from the VFS close report, or NULL */
 };
 
 struct scp_engine_config {

@@ -70,9 +70,10 @@ engine_transfer(void *userdata, const struct fxp_transfer *t)
 static void
 scp_transfer(void *userdata, const struct scp_transfer *t)
 {
-	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, NULL, NULL);
+	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, t->sha256,
+	             NULL);
 	audit_worker_transfer(t->upload, t->path, t->bytes, t->seconds, t->completed,
-	                      "cut short (peer gone, write error or session end)", NULL);
+	                      "cut short (peer gone, write error or session end)", t->sha256);
 }
 
 int
