@@ -183,6 +183,9 @@ put_json_string(struct xbuf *out, const char *s)
 		} else if (cp == '"' || cp == '\\') {
 			char e[2] = {'\\', (char)cp};
 			r = xbuf_put(out, e, 2);
+		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+			char e[2] = {'\\', cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't'};
+			r = xbuf_put(out, e, 2);
 		} else if (log_is_control(cp)) {
 			r = xbuf_putf(out, "\\u%04x", (unsigned)cp);
 		} else {
