@@ -215,3 +215,7 @@ grep -qF 'Invalid user demo\x0aFailed password for root from 198.51.100.9 port 1
 	"$T/berthd.log" || fail "the hostile user name is not escaped in berthd's log"
 grep -vE '^berthd(\[[a-z]+\])?: ' "$T/berthd.log" && fail "a line of berthd's log without its prefix"
 ok "hostile user name and CR/LF path: one line each in berthd's log, xferlog and JSON"
+# For the test log: the records as parsed (tab-separated, see translog.py).
+cat "$XL.1" "$XL" >"$T/all.xferlog"
+cat "$JL.1" "$JL" >"$T/all.json"
+$PY "$HERE/translog.py" "$T/all.xferlog" "$T/all.json" | sed 's/^/# /'
