@@ -37,6 +37,12 @@ void audit_worker_transfer(bool upload, const char *path, uint64_t bytes, double
 /* A record channel for a new worker: 0 with *@ret_mon (non-blocking) and *@ret_worker
  * set, or 0 with both -1 when no transfer log is configured, or -errno. */
 int audit_channel_new(const struct berth_config *cfg, int *ret_mon, int *ret_worker);
-/* Read the records waiting on @fd (at most a bounded number per call) and write their
- * lines. Returns 1 when the worker's end is closed and everything was read, else 0. */
-int audit_channel_drain(int fd, const struct berth_config *cfg, const struct xfer_session *s);
+/* Records a worker may have written per second before the monitor stops reading its
+ * channel for the rest of that second (the worker then waits in write(2)): a flooding
+ * worker slows itself down, never the monitor, and no record is dropped. */
+#define AUDIT_RECORDS_PER_SECOND 1000
+/* Read the records waiting on @fd (at most a bounded number per call, and at most
+ * *@budget, which is decremented) and write their lines. Returns 1 when the worker's
+ * end is closed and everything was read, else 0. */
+int audit_channel_drain(int fd, const struct berth_config *cfg, const struct xfer_session *s,
+                        size_t *budget);

@@ -160,16 +160,18 @@ write_lines(const struct berth_config *cfg, const struct xfer_session *s,
 }
 
 int
-audit_channel_drain(int fd, const struct berth_config *cfg, const struct xfer_session *s)
+audit_channel_drain(int fd, const struct berth_config *cfg, const struct xfer_session *s,
+                    size_t *budget)
 {
 	static uint8_t msg[XFER_RECORD_MAX + 1];
 	static char storage[XFER_RECORD_MAX];
-	for (size_t i = 0; i < AUDIT_DRAIN_MAX; i++) {
+	for (size_t i = 0; i<AUDIT_DRAIN_MAX && * budget> 0; i++) {
 		ssize_t n = recv(fd, msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC);
 		if (n == 0)
 			return 1; /* the worker's end is closed and nothing is left */
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : 1;
+		(*budget)--;
 		struct xbuf view;
 		struct xfer_record r;
 		/* MSG_TRUNC: @n is the real length; a longer message was cut and is refused. */

@@ -48,6 +48,8 @@ struct mon_worker {
 	time_t start;
 	int rec_fd;           /* transfer records from the worker (audit.h), or -1 */
 	const char *protocol; /* for the transfer logs: "sftp", "scp", "ftps", "ftp" */
+	uint64_t rec_window;  /* start (monotonic ms) of the current second of records */
+	size_t rec_budget;    /* records still read in it (AUDIT_RECORDS_PER_SECOND) */
 };
 
 struct monitor {
@@ -578,6 +580,20 @@ worker_by_id(struct monitor *m, uint32_t id)
 	return NULL;
 }
 
+static uint64_t monotonic_ms(void);
+
+/* 0 when @w's record channel may be read now (a new second refills its budget), else
+ * how many ms until it may (AUDIT_RECORDS_PER_SECOND). */
+static uint64_t
+records_wait_ms(struct mon_worker *w, uint64_t now_ms)
+{
+	if (now_ms >= w->rec_window + 1000) {
+		w->rec_window = now_ms;
+		w->rec_budget = AUDIT_RECORDS_PER_SECOND;
+	}
+	return w->rec_budget > 0 ? 0 : w->rec_window + 1000 - now_ms;
+}
+
 /* Write the transfer records @w sent (see audit.h); @last: it exited, read them all
  * and close the channel. */
 static void
@@ -592,14 +608,18 @@ worker_records(struct monitor *m, struct mon_worker *w, bool last)
 	        .protocol = w->protocol ? w->protocol : "?",
 	        .session_id = (uint32_t)w->pid,
 	};
-	/* Bounded even after the exit: a process the worker left behind could hold its end. */
-	for (int i = 0; i < (last ? 64 : 1); i++)
-		if (audit_channel_drain(w->rec_fd, m->cfg, &s) != 0)
-			break;
 	if (last) {
+		/* Everything it wrote, yet bounded: a process the worker left behind could
+		 * hold its end. */
+		size_t budget = 64 * (size_t)AUDIT_RECORDS_PER_SECOND;
+		while (budget > 0 && audit_channel_drain(w->rec_fd, m->cfg, &s, &budget) == 0)
+			;
 		close(w->rec_fd);
 		w->rec_fd = -1;
+		return;
 	}
+	if (records_wait_ms(w, monotonic_ms()) == 0)
+		(void)audit_channel_drain(w->rec_fd, m->cfg, &s, &w->rec_budget);
 }
 
 /* Reap @w if it has exited, waiting at most @wait_ms; logs the end of its session. */
@@ -1109,9 +1129,15 @@ monitor_connection_run(const struct monitor_conn *mc)
 			if (m.workers[i].pidfd >= 0)
 				p[np++] =
 				        (struct pollfd){.fd = m.workers[i].pidfd, .events = POLLIN};
-			if (m.workers[i].rec_fd >= 0)
+			if (m.workers[i].rec_fd < 0)
+				continue;
+			/* A worker past its records per second waits (in write) for the next. */
+			uint64_t wait = records_wait_ms(&m.workers[i], monotonic_ms());
+			if (wait == 0)
 				p[np++] = (struct pollfd){.fd = m.workers[i].rec_fd,
 				                          .events = POLLIN};
+			else if (timeout < 0 || (uint64_t)timeout > wait)
+				timeout = (int)wait;
 		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)

@@ -219,3 +219,21 @@ ok "hostile user name and CR/LF path: one line each in berthd's log, xferlog and
 cat "$XL.1" "$XL" >"$T/all.xferlog"
 cat "$JL.1" "$JL" >"$T/all.json"
 $PY "$HERE/translog.py" "$T/all.xferlog" "$T/all.json" | sed 's/^/# /'
+
+# ---------------------------------------------------------------- many records
+# 1500 deletes in one session, as fast as the client goes: the monitor reads at most
+# AUDIT_RECORDS_PER_SECOND (1000) records per second of one worker (the worker then
+# waits), and none is lost.
+mkdir -p "$JAIL/many"
+(cd "$JAIL/many" && seq -f 'f%04g' 1 1500 | xargs touch)
+chown -R "$ACCT_UID:$ACCT_GID" "$JAIL/many"
+before=$(wc -l <"$JL")
+echo "rm /many/f*" >"$T/batch"
+start=$(date +%s%N)
+sftp_key "$T/batch" >/dev/null || fail "sftp rm of 1500 files"
+echo "# 1500 deletes in $((($(date +%s%N) - start) / 1000000)) ms"
+wait_records $((before + 1500))
+[[ $(grep -c '"operation":"delete","path":"/many/f[0-9]*","status":"completed"' "$JL") -eq 1500 ]] ||
+	fail "not every one of 1500 deletes has its record"
+summary >/dev/null || fail "a transfer log line does not parse after 1500 deletes"
+ok "1500 deletes in one session: 1500 records, none lost"
