@@ -42,6 +42,11 @@
 #define PASV_TRIES    64
 #define PASV_BACKLOG  8
 #define TLS_HANDSHAKE 0x16 /* first byte of a TLS handshake record */
+/* Transfer memory (the buffer, OpenSSL's connection buffers) stays in the heap while
+ * transfers follow each other and goes back to the kernel after this long without one:
+ * a client sending many small files pays no mmap/munmap, page faults and madvise per
+ * file, and an idle session still keeps none of it. */
+#define TRIM_IDLE_MS 250
 
 enum dstate {
 	D_NONE = 0,
@@ -79,7 +84,7 @@ struct fw {
 	char data_peer[INET6_ADDRSTRLEN];
 	uint64_t open_deadline, last_progress, wake;
 	int finish_result;
-	bool trim; /* a transfer ended: give freed memory back before sleeping */
+	uint64_t trim_at; /* a transfer ended: release the transfer memory then (0: none) */
 	uint8_t *buf;
 	size_t blen, boff;
 };
@@ -132,14 +137,12 @@ refuse_log(struct fw *w, const char *fmt, ...)
 static void
 data_close(struct fw *w)
 {
-	if (w->buf)
-		w->trim = true;
+	if (w->ds != D_NONE || w->buf)
+		w->trim_at = ftps_now_ms() + TRIM_IDLE_MS;
 	w->tls = tls_conn_free(w->tls);
 	if (w->data >= 0)
 		close(w->data);
 	w->data = -1;
-	free(w->buf);
-	w->buf = NULL;
 	w->blen = w->boff = 0;
 	w->ds = D_NONE;
 	w->blocked = false;
@@ -688,7 +691,8 @@ do_action(struct fw *w, const struct ftp_action *a)
 	case FTP_ACT_DATA_SEND:
 	case FTP_ACT_DATA_RECV:
 		w->ds = a->type == FTP_ACT_DATA_SEND ? D_SEND : D_RECV;
-		w->buf = xmalloc(DATA_BUF);
+		if (!w->buf)
+			w->buf = xmalloc(DATA_BUF); /* kept for the next transfer (trim_at) */
 		w->blen = w->boff = 0;
 		w->blocked = false;
 		w->last_progress = ftps_now_ms();
@@ -959,6 +963,8 @@ serve(struct fw *w)
 				        w->last_progress + (uint64_t)w->stall_timeout * 1000);
 			if (w->ds == D_FINISH && !w->wake)
 				deadline = now;
+			if (w->ds == D_NONE)
+				deadline = ftps_deadline_min(deadline, w->trim_at);
 		}
 		struct pollfd p[2];
 		nfds_t np = 0;
@@ -972,11 +978,15 @@ serve(struct fw *w)
 		bool dwait = w->blocked && dfd >= 0 && w->ds != D_NONE;
 		p[np++] = (struct pollfd){.fd = dwait ? dfd : -1, .events = w->events};
 		int timeout = progress ? 0 : ftps_poll_timeout(deadline);
-		if (!progress && w->trim && w->ds == D_NONE) {
-			/* Idle between transfers: the freed transfer memory leaves the heap
+		if (!progress && w->trim_at && w->ds == D_NONE && now >= w->trim_at) {
+			/* No transfer for TRIM_IDLE_MS: the transfer memory leaves the heap
 			 * (memory per logged-in session). */
+			free(w->buf);
+			w->buf = NULL;
 			(void)malloc_trim(0);
-			w->trim = false;
+			w->trim_at = 0;
+			progress = true; /* look again before sleeping without a deadline */
+			continue;
 		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
@@ -994,10 +1004,12 @@ serve(struct fw *w)
 int
 ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *const *args, int fd)
 {
-	/* The 256 KiB transfer buffer (and other large blocks) come from mmap and go back
-	 * when freed: an idle session keeps no transfer memory (glibc would otherwise raise
-	 * the threshold after the first free and keep the buffer in the heap). */
-	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	/* The transfer buffer and OpenSSL's buffers come from the heap and are reused from
+	 * one transfer to the next; glibc neither maps nor trims per transfer (fixed
+	 * thresholds), and serve() gives the memory back with malloc_trim() once no
+	 * transfer followed for TRIM_IDLE_MS: an idle session keeps no transfer memory. */
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	struct fw w = {.s = s, .ctl = fd, .listener = -1, .data = -1, .ctl_readable = true};
 	struct wflags f = {0};
 	uint32_t max_line = 0;
@@ -1058,6 +1070,7 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 out:
 	ftp_engine_free(w.e); /* a transfer still running is logged as aborted */
 	data_close(&w);
+	free(w.buf);
 	listener_close(&w);
 	w.dctx = tls_data_ctx_free(w.dctx);
 	xbuf_deinit(&w.ctl_in);

@@ -12,8 +12,8 @@
 #   --logins N       connect+login+LIST runs per timed run (default 10)
 #   --idle N         idle logged-in sessions for the PSS measurement (default 20)
 #   --vsftpd PATH    vsftpd binary (default /usr/sbin/vsftpd)
-#   --workloads LIST comma list of download,upload,mirror-up,mirror-down,login-list,pss
-#                    (default: all)
+#   --workloads LIST comma list of download,upload,mirror-up,mirror-up-same,mirror-down,
+#                    login-list,pss (default: all)
 #   -h, --help       this text
 #
 # Both servers get a generated configuration on free ports of 127.0.0.1, the same EC P-256
@@ -22,7 +22,10 @@
 # force_local_data_ssl, require_ssl_reuse), and the same local user (created by the bench,
 # removed at the end) with its files on tmpfs. The same clients drive both, pinned to
 # TLS 1.3 with AES-128-GCM: curl for the big download and upload (PROT P), lftp mirror for
-# N small files up and down, curl for connect + login + LIST, Python ftplib for the idle
+# N small files up and down (mirror-up with lftp's defaults, where berthd also gets an MFMT
+# per file because it lists MFMT in FEAT; mirror-up-same with ftp:use-feat off, so both
+# servers receive exactly the same commands), curl for connect + login + LIST, Python
+# ftplib for the idle
 # sessions whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
 # measured. Each run does berth then vsftpd or the reverse (alternating). Output: medians,
 # and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
@@ -38,7 +41,7 @@ size=1024
 nfiles=1000
 nlogins=10
 nidle=20
-wl=download,upload,mirror-up,mirror-down,login-list,pss
+wl=download,upload,mirror-up,mirror-up-same,mirror-down,login-list,pss
 PY=/usr/bin/python3
 BUSER=berthbench
 export PYTHONPATH="$repo/tests/daemon${PYTHONPATH:+:$PYTHONPATH}" # ftpslib.py
@@ -217,11 +220,13 @@ work() { # workload server
 		cmp -s "$W/local/big.bin" "$dir/up.bin" || { echo "$s: upload differs" >&2; exit 1; }
 		rm -f "$dir/up.bin"
 		;;
-	mirror-up)
+	mirror-up | mirror-up-same)
 		rm -rf "$dir/small"
+		local same=""
+		[[ $w == mirror-up-same ]] && same="set ftp:use-feat false;"
 		t0=$(now)
 		lftp -u "$BUSER,$PASSWORD" -p "$port" \
-			-e "$LFTP_SET mirror -R $W/local/small small; quit" 127.0.0.1 >/dev/null
+			-e "$LFTP_SET $same mirror -R $W/local/small small; quit" 127.0.0.1 >/dev/null
 		t1=$(now)
 		diff -r "$W/local/small" "$dir/small" >/dev/null || { echo "$s: mirror up differs" >&2; exit 1; }
 		;;
@@ -246,6 +251,18 @@ work() { # workload server
 		;;
 	esac
 	echo "$t1 - $t0" | bc -l
+}
+
+# Control commands per uploaded file (untimed, lftp's debug output): what each server
+# is asked to do in mirror-up and mirror-up-same.
+cmds_per_file() { # server same
+	local dir same=""
+	dir=$(dir_of "$1")
+	[[ $2 == 1 ]] && same="set ftp:use-feat false;"
+	rm -rf "$dir/small"
+	lftp -d -u "$BUSER,$PASSWORD" -p "$(port_of "$1")" \
+		-e "$LFTP_SET $same mirror -R $W/local/small small; quit" 127.0.0.1 2>&1 >/dev/null |
+		grep -c -- '^---> ' | awk -v n="$nfiles" '{printf "%.2f", $1 / n}'
 }
 
 declare -A T
@@ -303,10 +320,17 @@ has upload && line "upload ${size} MiB, curl PROT P (s)" "$(median "${T[upload-b
 	"$(median "${T[upload-vsftpd]}")" 0.83
 has mirror-up && line "lftp mirror up $nfiles x 4 KiB (s)" "$(median "${T[mirror-up-berth]}")" \
 	"$(median "${T[mirror-up-vsftpd]}")" 0.83
+has mirror-up-same && line "lftp mirror up, same commands (s)" \
+	"$(median "${T[mirror-up-same-berth]}")" "$(median "${T[mirror-up-same-vsftpd]}")" 0.83
 has mirror-down && line "lftp mirror down $nfiles x 4 KiB (s)" \
 	"$(median "${T[mirror-down-berth]}")" "$(median "${T[mirror-down-vsftpd]}")" 0.83
 has login-list && line "connect+login+LIST, mean (s)" "$(median "${T[login-list-berth]}")" \
 	"$(median "${T[login-list-vsftpd]}")" 1.00
+if has mirror-up || has mirror-up-same; then
+	echo "(control commands per file, mirror up: berth $(cmds_per_file berth 0), vsftpd" \
+		"$(cmds_per_file vsftpd 0); same commands: berth $(cmds_per_file berth 1), vsftpd" \
+		"$(cmds_per_file vsftpd 1))"
+fi
 if has pss; then
 	line "PSS per idle logged-in session (KiB)" "${T[pss-berth]}" "${T[pss-vsftpd]}" 1.00
 	echo "(processes per idle session: berth $PROCS_B, vsftpd $PROCS_V)"
