@@ -64,7 +64,8 @@ enum dstate {
 struct fw {
 	const struct ftps_worker_session *s;
 	struct ftp_engine *e;
-	struct tls_data_ctx *dctx;
+	struct tls_data_ctx *dctx; /* built at the first PROT P data connection */
+	struct xbuf blob;          /* the hand-over's resumption blob until then (wiped) */
 	int ctl;
 	struct xbuf ctl_in, ctl_out, feed;
 	bool ctl_eof, ctl_readable, ctl_wblocked, ccc_wait, closing;
@@ -211,7 +212,7 @@ pasv_listen(struct fw *w, int family)
 static void
 ticket_for_next(struct fw *w)
 {
-	if (w->dctx)
+	if (w->dctx || xbuf_len(&w->blob))
 		(void)ftps_msg_put(&w->ctl_out, FTPS_MSG_TICKET, NULL, 0);
 }
 
@@ -255,12 +256,25 @@ data_connected(struct fw *w)
 		open_finish(w, 0);
 		return;
 	}
-	if (!w->dctx) {
+	if (!w->dctx && xbuf_len(&w->blob) == 0) {
 		refuse_log(w, "no TLS session to resume (the control connection had no TLS)");
 		open_finish(w, FTP_DATA_E_TLS);
 		return;
 	}
-	int r = tls_conn_new_data(w->dctx, w->data, &w->tls);
+	int r = 0;
+	if (!w->dctx) {
+		/* The first PROT P data connection: only now does this process pay for
+		 * OpenSSL's context (~350 KiB of heap); a session that never transfers under
+		 * PROT P never does. */
+		r = tls_data_ctx_new(xbuf_ptr(&w->blob), xbuf_len(&w->blob), &w->dctx);
+		xbuf_deinit(&w->blob);
+		if (r < 0) {
+			log_error("ftps user %s: TLS data context: %s", w->s->user, strerror(-r));
+			w->dctx = NULL;
+		}
+	}
+	if (w->dctx)
+		r = tls_conn_new_data(w->dctx, w->data, &w->tls);
 	if (r < 0) {
 		refuse_log(w, "TLS: %s", strerror(-r));
 		open_finish(w, FTP_DATA_E_TLS);
@@ -802,7 +816,8 @@ read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline)
 	return 0;
 }
 
-/* HELLO: state, resumption blob (its buffer is sized once and wiped), pending input. */
+/* HELLO: state, resumption blob (checked now, kept in a buffer sized once and wiped when
+ * the TLS data context is built from it), pending input. */
 static int
 read_hello(struct fw *w, struct ftp_session_state *st)
 {
@@ -830,8 +845,16 @@ read_hello(struct fw *w, struct ftp_session_state *st)
 	    xbuf_get_string_direct(&v, &pending, &plen) < 0 || xbuf_len(&v) != 0 ||
 	    blob_len > BERTH_TLS_BLOB_MAX)
 		return -EBADMSG;
-	if (blob_len > 0 && (r = tls_data_ctx_new(blob, blob_len, &w->dctx)) < 0)
-		return r;
+	if (blob_len > 0) {
+		uint8_t *bp;
+		if ((r = tls_data_blob_check(blob, blob_len)) < 0 || (r = tls_data_prepare()) < 0)
+			return r;
+		xbuf_init(&w->blob, blob_len);
+		if (xbuf_reserve(&w->blob, blob_len, &bp) < 0 ||
+		    xbuf_trim_tail(&w->blob, blob_len) < 0 ||
+		    xbuf_put(&w->blob, blob, blob_len) < 0)
+			return -ENOMEM;
+	}
 	if (xbuf_put(&w->feed, pending, plen) < 0)
 		return -EBADMSG;
 	return 0;
@@ -1073,6 +1096,7 @@ out:
 	free(w.buf);
 	listener_close(&w);
 	w.dctx = tls_data_ctx_free(w.dctx);
+	xbuf_deinit(&w.blob);
 	xbuf_deinit(&w.ctl_in);
 	xbuf_deinit(&w.ctl_out);
 	xbuf_deinit(&w.feed);
