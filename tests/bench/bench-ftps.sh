@@ -13,7 +13,7 @@
 #   --idle N         idle logged-in sessions for the PSS measurement (default 20)
 #   --vsftpd PATH    vsftpd binary (default /usr/sbin/vsftpd)
 #   --workloads LIST comma list of download,upload,mirror-up,mirror-up-same,mirror-down,
-#                    login-list,pss (default: all)
+#                    login-list,pss,pss-login (default: all)
 #   -h, --help       this text
 #
 # Both servers get a generated configuration on free ports of 127.0.0.1, the same EC P-256
@@ -26,7 +26,8 @@
 # per file because it lists MFMT in FEAT; mirror-up-same with ftp:use-feat off, so both
 # servers receive exactly the same commands), curl for connect + login + LIST, Python
 # ftplib for the idle
-# sessions whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
+# sessions (pss: logged in, PROT P, one NLST done; pss-login: logged in and PROT P, no
+# data connection yet) whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
 # measured. Each run does berth then vsftpd or the reverse (alternating). Output: medians,
 # and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
 # <= 0.83x on the transfer workloads (1.2x the throughput), memory per session <= 1.0x.
@@ -41,7 +42,7 @@ size=1024
 nfiles=1000
 nlogins=10
 nidle=20
-wl=download,upload,mirror-up,mirror-up-same,mirror-down,login-list,pss
+wl=download,upload,mirror-up,mirror-up-same,mirror-down,login-list,pss,pss-login
 PY=/usr/bin/python3
 BUSER=berthbench
 export PYTHONPATH="$repo/tests/daemon${PYTHONPATH:+:$PYTHONPATH}" # ftpslib.py
@@ -270,7 +271,7 @@ IFS=, read -r -a workloads <<<"$wl"
 has() { [[ ",$wl," == *",$1,"* ]]; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for w in "${workloads[@]}"; do
-	[[ $w == pss ]] && continue
+	[[ $w == pss || $w == pss-login ]] && continue
 	work "$w" berth >/dev/null # warm-up, untimed
 	work "$w" vsftpd >/dev/null
 	for r in $(seq 1 "$runs"); do
@@ -280,17 +281,20 @@ for w in "${workloads[@]}"; do
 	echo "  $w: berth ${T[$w-berth]}| vsftpd ${T[$w-vsftpd]}"
 done
 
-# ---- PSS per idle logged-in session (PROT P, one LIST done)
-pss() { # server
-	$PY - "$(port_of "$1")" "$BUSER" "$PASSWORD" "$nidle" "$(pid_of "$1")" <<'EOF'
+# ---- PSS per idle logged-in session (PROT P; with one NLST done, or none)
+pss() { # server list(1|0)
+	$PY - "$(port_of "$1")" "$BUSER" "$PASSWORD" "$nidle" "$(pid_of "$1")" "$2" <<'EOF'
 import sys, time
 from ftpslib import ReusingFTP_TLS, context, pss, tree
 port, user, pw, n, master = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+do_list = sys.argv[6] == "1"
 before = sum(pss(p) for p in [master] + tree(master))
 sess = []
 for i in range(n):
     f = ReusingFTP_TLS(context=context(), timeout=60)
-    f.connect("127.0.0.1", port); f.login(user, pw); f.prot_p(); f.nlst("list")
+    f.connect("127.0.0.1", port); f.login(user, pw); f.prot_p()
+    if do_list:
+        f.nlst("list")
     sess.append(f)
 time.sleep(1)  # let the processes settle (not a synchronisation: nothing waits on it)
 procs = [master] + tree(master)
@@ -301,8 +305,12 @@ for f in sess:
 EOF
 }
 if has pss; then
-	read -r T[pss-berth] PROCS_B < <(pss berth)
-	read -r T[pss-vsftpd] PROCS_V < <(pss vsftpd)
+	read -r T[pss-berth] PROCS_B < <(pss berth 1)
+	read -r T[pss-vsftpd] PROCS_V < <(pss vsftpd 1)
+fi
+if has pss-login; then
+	read -r T[pss-login-berth] PROCS_B < <(pss berth 0)
+	read -r T[pss-login-vsftpd] PROCS_V < <(pss vsftpd 0)
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -331,7 +339,10 @@ if has mirror-up || has mirror-up-same; then
 		"$(cmds_per_file vsftpd 0); same commands: berth $(cmds_per_file berth 1), vsftpd" \
 		"$(cmds_per_file vsftpd 1))"
 fi
-if has pss; then
-	line "PSS per idle logged-in session (KiB)" "${T[pss-berth]}" "${T[pss-vsftpd]}" 1.00
+has pss && line "PSS per idle session, after a LIST (KiB)" "${T[pss-berth]}" \
+	"${T[pss-vsftpd]}" 1.00
+has pss-login && line "PSS per idle session, no transfer (KiB)" "${T[pss-login-berth]}" \
+	"${T[pss-login-vsftpd]}" 1.00
+if has pss || has pss-login; then
 	echo "(processes per idle session: berth $PROCS_B, vsftpd $PROCS_V)"
 fi
