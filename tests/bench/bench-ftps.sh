@@ -28,8 +28,10 @@
 # ftplib for the idle
 # sessions (pss: logged in, PROT P, one NLST done; pss-login: logged in and PROT P, no
 # data connection yet) whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
-# measured. Each run does berth then vsftpd or the reverse (alternating). Output: medians,
-# and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
+# measured. Each run does berth then vsftpd or the reverse (alternating). For the small
+# files the servers' CPU per file is reported as well (master plus reaped session
+# processes, /proc/PID/stat): wall time there is mostly the client's CPU and scheduling.
+# Output: medians, and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
 # <= 0.83x on the transfer workloads (1.2x the throughput), memory per session <= 1.0x.
 set -euo pipefail
 
@@ -200,11 +202,25 @@ LFTP_SET="set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-
 LFTP_SET+=" set ssl:priority NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM;"
 LFTP_SET+=" set net:max-retries 1; set cmd:fail-exit true;"
 
-# One workload on one server: prints the wall time in seconds, checks the result.
+# CPU time (ticks) the server's master and its reaped children used so far, once no
+# session process is left.
+server_ticks() { # server
+	local pid
+	pid=$(pid_of "$1")
+	for _ in $(seq 1 200); do
+		[[ -z $(pgrep -P "$pid") ]] && break
+		sleep 0.05
+	done
+	awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"
+}
+
+# One workload on one server: prints the wall time in seconds, checks the result. The
+# small-file workloads also leave the server's CPU milliseconds per file in $W/cpu.
 work() { # workload server
-	local w=$1 s=$2 port dir t0 t1
+	local w=$1 s=$2 port dir t0 t1 c0
 	port=$(port_of "$s")
 	dir=$(dir_of "$s")
+	c0=$(server_ticks "$s")
 	case $w in
 	download)
 		t0=$(now)
@@ -251,6 +267,7 @@ work() { # workload server
 		return
 		;;
 	esac
+	echo "($(server_ticks "$s") - $c0) * 1000 / $(getconf CLK_TCK) / $nfiles" | bc -l >"$W/cpu"
 	echo "$t1 - $t0" | bc -l
 }
 
@@ -266,7 +283,7 @@ cmds_per_file() { # server same
 		grep -c -- '^---> ' | awk -v n="$nfiles" '{printf "%.2f", $1 / n}'
 }
 
-declare -A T
+declare -A T C
 IFS=, read -r -a workloads <<<"$wl"
 has() { [[ ",$wl," == *",$1,"* ]]; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -276,7 +293,10 @@ for w in "${workloads[@]}"; do
 	work "$w" vsftpd >/dev/null
 	for r in $(seq 1 "$runs"); do
 		if ((r % 2)); then order=(berth vsftpd); else order=(vsftpd berth); fi
-		for s in "${order[@]}"; do T[$w-$s]+="$(work "$w" "$s") "; done
+		for s in "${order[@]}"; do
+			T[$w-$s]+="$(work "$w" "$s") "
+			C[$w-$s]+="$(cat "$W/cpu" 2>/dev/null || echo 0) "
+		done
 	done
 	echo "  $w: berth ${T[$w-berth]}| vsftpd ${T[$w-vsftpd]}"
 done
@@ -334,6 +354,10 @@ has mirror-down && line "lftp mirror down $nfiles x 4 KiB (s)" \
 	"$(median "${T[mirror-down-berth]}")" "$(median "${T[mirror-down-vsftpd]}")" 0.83
 has login-list && line "connect+login+LIST, mean (s)" "$(median "${T[login-list-berth]}")" \
 	"$(median "${T[login-list-vsftpd]}")" 1.00
+for w in mirror-up mirror-up-same mirror-down; do
+	has $w && line "  server CPU per file, $w (ms)" "$(median "${C[$w-berth]}")" \
+		"$(median "${C[$w-vsftpd]}")" 0.83
+done
 if has mirror-up || has mirror-up-same; then
 	echo "(control commands per file, mirror up: berth $(cmds_per_file berth 0), vsftpd" \
 		"$(cmds_per_file vsftpd 0); same commands: berth $(cmds_per_file berth 1), vsftpd" \
