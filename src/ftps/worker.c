@@ -947,7 +947,12 @@ serve(struct fw *w)
 			continue;
 		}
 		bool was_busy = w->ds != D_NONE;
-		progress |= data_step(w, now);
+		if (data_step(w, now)) {
+			/* A transfer that ended queued its TICKET: its final reply goes into the
+			 * same write to the network child (one wake-up there, not two). */
+			(void)engine_io(w);
+			progress = true;
+		}
 		if (xbuf_len(&w->ctl_out) > 0 && !w->ctl_wblocked) {
 			ssize_t k = ftps_write_from(w->ctl, &w->ctl_out);
 			if (k > 0)
