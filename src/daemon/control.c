@@ -771,6 +771,8 @@ control_request(const char *path, const char *line, char **ret)
 		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break; /* refused before it read the request: its answer is waiting */
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
 			close(fd);
@@ -790,6 +792,8 @@ control_request(const char *path, const char *line, char **ret)
 		ssize_t n = read(fd, buf + have, cap - 1 - have);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == ECONNRESET && have > 0)
+			break; /* it closed with our request unread, after its answer */
 		if (n < 0) {
 			int e = errno;
 			free(buf);
