@@ -92,6 +92,9 @@ struct conn_live {
 
 struct master_ctl;
 
+/* The defender settings of @cfg (Defender* keywords). */
+void defender_config_from(const struct berth_config *cfg, struct defender_config *ret);
+
 /* Defender (loaded from StateDirectory/defender) and control socket. Never fails hard:
  * problems are logged and that part is off. */
 struct master_ctl *master_ctl_new(const struct berth_config *cfg);

@@ -19,7 +19,7 @@
 /* What a source did (each has its own score in berthd.conf). */
 enum defender_event {
 	DEFENDER_AUTH_FAILURE = 0, /* a failed authentication attempt of a known user */
-	DEFENDER_INVALID_USER,     /* an attempt with an unknown or refused user name */
+	DEFENDER_INVALID_USER,     /* an attempt with an unknown user name */
 	DEFENDER_NO_AUTH,          /* connection closed before login (pre-auth disconnect) */
 	DEFENDER_VIOLATION,        /* protocol violation seen by the monitor */
 	DEFENDER_FLOOD,            /* connection refused by a per-source limit */
@@ -64,6 +64,10 @@ int defender_key(const struct defender *d, const char *addr, char *out, size_t o
 
 /* Is @addr banned at @now? True with *ret_until (may be NULL) set. */
 bool defender_banned(struct defender *d, const char *addr, int64_t now, int64_t *ret_until);
+/* The same, with the ban that covers @addr (the longest one) in *ret (may be NULL). */
+bool defender_ban_of(struct defender *d, const char *addr, int64_t now, struct defender_ban *ret);
+/* Is @addr on the allow list (never banned by score)? */
+bool defender_allowed(const struct defender *d, const char *addr);
 
 /* Record @ev from @addr. Returns 1 when this event started a ban (*ret_until set),
  * 0 when not (allow-listed, score below the threshold, already banned), -EINVAL for a

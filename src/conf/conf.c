@@ -1336,7 +1336,7 @@ static const struct kw keywords[] = {
         {"DefenderScoreAuthFailure", KW_UINT, "int", "1",
          "Points for a failed authentication of a known user.", OFF(defender_score_auth), 0, 10000},
         {"DefenderScoreInvalidUser", KW_UINT, "int", "2",
-         "Points for an attempt with an unknown or refused user name.", OFF(defender_score_invalid),
+         "Points for an attempt with an unknown user name.", OFF(defender_score_invalid),
          0, 10000},
         {"DefenderScoreNoAuth", KW_UINT, "int", "1", "Points for a connection closed before login.",
          OFF(defender_score_noauth), 0, 10000},

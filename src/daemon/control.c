@@ -65,11 +65,10 @@ save_state(struct master_ctl *c)
 		log_error("defender: cannot write %s: %s", c->state_path, strerror(-r));
 }
 
-static void
-defender_setup(struct master_ctl *c)
+void
+defender_config_from(const struct berth_config *s, struct defender_config *ret)
 {
-	const struct berth_config *s = c->cfg;
-	struct defender_config dc = {
+	*ret = (struct defender_config){
 	        .threshold = s->defender_threshold,
 	        .score = {[DEFENDER_AUTH_FAILURE] = s->defender_score_auth,
 	                  [DEFENDER_INVALID_USER] = s->defender_score_invalid,
@@ -85,6 +84,14 @@ defender_setup(struct master_ctl *c)
 	        .v6_prefix = s->defender_v6_prefix,
 	        .max_entries = s->defender_max_sources,
 	};
+}
+
+static void
+defender_setup(struct master_ctl *c)
+{
+	const struct berth_config *s = c->cfg;
+	struct defender_config dc;
+	defender_config_from(s, &dc);
 	if (!s->defender)
 		return;
 	if (defender_new(&dc, &c->def) < 0) {

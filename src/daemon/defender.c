@@ -272,7 +272,7 @@ add_entry(struct defender *d, int fam, const uint8_t *addr, unsigned prefix, int
 }
 
 bool
-defender_banned(struct defender *d, const char *addr, int64_t now, int64_t *ret_until)
+defender_ban_of(struct defender *d, const char *addr, int64_t now, struct defender_ban *ret)
 {
 	int fam;
 	unsigned prefix;
@@ -286,19 +286,39 @@ defender_banned(struct defender *d, const char *addr, int64_t now, int64_t *ret_
 	snprintf(buf, sizeof(buf), "%s/%u", p, strchr(p, ':') ? 128u : 32u);
 	if (parse_spec(d, buf, &fam, a, &prefix) < 0)
 		return false;
-	bool hit = false;
-	int64_t until = 0;
+	const struct def_entry *hit = NULL;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct def_entry *e = &d->e[i];
 		if ((e->until == DEFENDER_FOREVER || e->until > now) && covers(e, fam, a) &&
-		    (!hit || e->until > until)) {
-			hit = true;
-			until = e->until;
-		}
+		    (!hit || e->until > hit->until))
+			hit = e;
 	}
-	if (hit && ret_until)
-		*ret_until = until;
-	return hit;
+	if (hit && ret) {
+		*ret = (struct defender_ban){.until = hit->until, .bans = hit->bans};
+		format_key(hit, false, ret->key, sizeof(ret->key));
+	}
+	return hit != NULL;
+}
+
+bool
+defender_banned(struct defender *d, const char *addr, int64_t now, int64_t *ret_until)
+{
+	struct defender_ban b;
+	if (!defender_ban_of(d, addr, now, &b))
+		return false;
+	if (ret_until)
+		*ret_until = b.until;
+	return true;
+}
+
+bool
+defender_allowed(const struct defender *d, const char *addr)
+{
+	if (!d->allow_from)
+		return false;
+	const char *p =
+	        strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') ? addr + 7 : addr;
+	return berth_match_addr_list(p, d->allow_from) == 1;
 }
 
 static int64_t
@@ -325,13 +345,8 @@ defender_event(struct defender *d, const char *addr, enum defender_event ev, int
 	uint32_t pts = d->cfg.score[ev];
 	if (pts == 0)
 		return 0;
-	if (d->allow_from) {
-		const char *p = strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.')
-		                        ? addr + 7
-		                        : addr;
-		if (berth_match_addr_list(p, d->allow_from) == 1)
-			return 0;
-	}
+	if (defender_allowed(d, addr))
+		return 0;
 	struct def_entry *e = find_exact(d, fam, a, prefix);
 	if (e && (e->until == DEFENDER_FOREVER || e->until > now))
 		return 0; /* already banned: its connections are refused anyway */

@@ -76,6 +76,11 @@ ctl ban add 127.0.0.4 forever | grep -q 'banned 127.0.0.4 until forever' || fail
 [[ $($D probe-ssh 127.0.0.4 "$PORT") == refused ]] || fail "ban add did not refuse"
 ctl ban add 127.0.0.5 1h >/dev/null || fail "ban add with a duration"
 ok "berthctl ban add refuses a source immediately"
+out=$(ctl explain demo list / --from 127.0.0.4) && fail "explain allows a banned source: $out"
+grep -q 'banned until forever' <<<"$out" || fail "explain does not name the ban: $out"
+out=$(ctl explain demo list / --from 127.0.0.2) || fail "explain refuses 127.0.0.2: $out"
+grep -q 'not banned' <<<"$out" || fail "explain: no defender line for 127.0.0.2: $out"
+ok "berthctl explain --from reports a ban as the deciding rule"
 
 # -- Bans persist across a restart.
 stop_berthd
