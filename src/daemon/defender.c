@@ -108,6 +108,15 @@ mask(uint8_t *a, unsigned bits, unsigned total)
 	}
 }
 
+/* "::ffff:a.b.c.d" is the IPv4 source a.b.c.d. */
+static const char *
+unmapped(const char *addr)
+{
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr, '.'))
+		return addr + 7;
+	return addr;
+}
+
 /* Parse "ADDR" (aggregated by the configured prefix) or "ADDR/BITS". IPv4-mapped IPv6
  * addresses count as IPv4. */
 static int
@@ -129,9 +138,7 @@ parse_spec(const struct defender *d, const char *spec, int *ret_fam, uint8_t *ad
 		if (*end || bits < 1)
 			return -EINVAL;
 	}
-	const char *a = buf;
-	if (strncasecmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.'))
-		a += 7;
+	const char *a = unmapped(buf);
 	int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
 	memset(addr, 0, 16);
 	if (inet_pton(fam, a, addr) != 1)
@@ -281,8 +288,7 @@ defender_ban_of(struct defender *d, const char *addr, int64_t now, struct defend
 	if (strchr(addr, '/'))
 		return false;
 	/* The full address: entries of any prefix may cover it. */
-	const char *p =
-	        strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') ? addr + 7 : addr;
+	const char *p = unmapped(addr);
 	snprintf(buf, sizeof(buf), "%s/%u", p, strchr(p, ':') ? 128u : 32u);
 	if (parse_spec(d, buf, &fam, a, &prefix) < 0)
 		return false;
@@ -316,8 +322,7 @@ defender_allowed(const struct defender *d, const char *addr)
 {
 	if (!d->allow_from)
 		return false;
-	const char *p =
-	        strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') ? addr + 7 : addr;
+	const char *p = unmapped(addr);
 	return berth_match_addr_list(p, d->allow_from) == 1;
 }
 
