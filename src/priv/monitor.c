@@ -291,8 +291,9 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		         m->mc->peer_addr, m->mc->peer_port, m->proto_label, detail ? ": " : "",
 		         detail ? detail : "");
 	record_failure(m);
-	conn_report_event(m->mc->startup_fd,
-	                  m->invalid ? DEFENDER_INVALID_USER : DEFENDER_AUTH_FAILURE);
+	if (!over_limit) /* MaxLogins refused a right credential: not the defender's business */
+		conn_report_event(m->mc->startup_fd,
+		                  m->invalid ? DEFENDER_INVALID_USER : DEFENDER_AUTH_FAILURE);
 	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
 		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
 		         "%s [preauth]",

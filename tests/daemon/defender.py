@@ -8,6 +8,7 @@
 #   defender.py fail-ftps SRC PORT N           N FTPS (AUTH TLS) logins, wrong password
 #   defender.py probe-ssh SRC PORT             prints "open" (banner) or "refused"
 #   defender.py probe-ftps SRC PORT            prints "open" (220) or "refused"
+#   defender.py probe-implicit SRC PORT        "open" (waits for our TLS) or "refused"
 #   defender.py hold-upload PORT KEY DIR       upload /live.bin in steps (see below)
 import ftplib
 import os
@@ -58,12 +59,19 @@ def probe(src, port, want):
     """open: the server greets; refused: closed (or reset) without a byte."""
     try:
         s = connect(src, port)
-        s.settimeout(scaled(20))
+        s.settimeout(scaled(5) if want is None else scaled(20))
         data = s.recv(64)
         s.close()
     except (ConnectionResetError, BrokenPipeError):
         data = b""
-    print("open" if data.startswith(want) else "refused")
+    except TimeoutError:
+        # Implicit TLS: the server waits for our ClientHello (a refused connection is
+        # closed at once, never left waiting).
+        data = None
+    if want is None:
+        print("open" if data is None else "refused")
+    else:
+        print("open" if data and data.startswith(want) else "refused")
 
 
 def hold_upload(port, key, d):
@@ -106,6 +114,8 @@ def main():
         probe(sys.argv[2], int(sys.argv[3]), b"SSH-")
     elif cmd == "probe-ftps":
         probe(sys.argv[2], int(sys.argv[3]), b"220")
+    elif cmd == "probe-implicit":
+        probe(sys.argv[2], int(sys.argv[3]), None)
     elif cmd == "hold-upload":
         sys.exit(hold_upload(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     else:
