@@ -9,6 +9,7 @@
 #   defender.py probe-ssh SRC PORT             prints "open" (banner) or "refused"
 #   defender.py probe-ftps SRC PORT            prints "open" (220) or "refused"
 #   defender.py probe-implicit SRC PORT        "open" (waits for our TLS) or "refused"
+#   defender.py flood SRC PORT N               N connections at once, then closed
 #   defender.py hold-upload PORT KEY DIR       upload /live.bin in steps (see below)
 import ftplib
 import os
@@ -74,6 +75,23 @@ def probe(src, port, want):
         print("open" if data and data.startswith(want) else "refused")
 
 
+def flood(src, port, n):
+    """Open n connections at once and hold them (unauthenticated) until each was either
+    greeted or closed by the server; prints how many were refused."""
+    socks = [connect(src, port) for _ in range(n)]
+    refused = 0
+    for s in socks:
+        s.settimeout(scaled(20))
+        try:
+            if not s.recv(64):
+                refused += 1
+        except (ConnectionResetError, BrokenPipeError):
+            refused += 1
+    for s in socks:
+        s.close()
+    print(refused)
+
+
 def hold_upload(port, key, d):
     """Upload /live.bin in three steps: 64 KiB, then (after DIR/go) 64 KiB more, then
     wait for DIR/stop. Exits 3 when the connection is cut (kick), 0 after stop."""
@@ -116,6 +134,8 @@ def main():
         probe(sys.argv[2], int(sys.argv[3]), b"220")
     elif cmd == "probe-implicit":
         probe(sys.argv[2], int(sys.argv[3]), None)
+    elif cmd == "flood":
+        flood(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "hold-upload":
         sys.exit(hold_upload(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     else:

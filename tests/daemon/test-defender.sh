@@ -20,7 +20,8 @@ ftps_prepare
 config() {
 	ftps_write_config "ControlSocket $CTL_SOCK" "Defender yes" "DefenderThreshold 4" \
 		"DefenderScoreAuthFailure 1" "DefenderScoreInvalidUser 2" "DefenderScoreNoAuth 1" \
-		"DefenderBanTime $BAN" "DefenderBanTimeMax 1h" "DefenderObservationTime 10m" "$@"
+		"DefenderScoreFlood 4" "PerSourceMaxStartups 3" "DefenderBanTime $BAN" \
+		"DefenderBanTimeMax 1h" "DefenderObservationTime 10m" "$@"
 }
 config "DefenderAllowFrom 127.0.0.9"
 ctl() { "$BERTHCTL" -f "$T/berthd.conf" "$@"; }
@@ -53,6 +54,14 @@ $D fail-ftps 127.0.0.3 "$FTPS_PORT" 2 || fail "FTPS failed logins"
 wait_log 'defender: banned 127\.0\.0\.3 until' || fail "127.0.0.3 not banned after FTPS failures"
 [[ $($D probe-ssh 127.0.0.3 "$PORT") == refused ]] || fail "127.0.0.3 not refused"
 ok "FTPS failed logins ban the source"
+
+# -- A connection flood: past PerSourceMaxStartups (3 unauthenticated at once), a refused
+# connection scores DefenderScoreFlood (4, the threshold).
+n=$($D flood 127.0.0.7 "$PORT" 5) || fail "flood"
+[[ $n == 2 ]] || fail "flood: $n of 5 refused, not 2"
+wait_log 'defender: banned 127\.0\.0\.7 until .*last event: connection flood' ||
+	fail "a flood did not ban 127.0.0.7"
+ok "a connection flood bans its source"
 
 # -- An allow-listed source is never banned.
 $D fail-ssh 127.0.0.9 "$PORT" 6 || fail "failed logins from 127.0.0.9"
