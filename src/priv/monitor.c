@@ -214,8 +214,13 @@ login_protocols(const struct monitor *m)
 static bool
 pin_user(struct monitor *m, const char *user)
 {
-	if (m->user)
-		return strcmp(m->user, user) == 0;
+	if (m->user) {
+		if (strcmp(m->user, user) == 0)
+			return true;
+		/* Another user name on the same connection: a protocol violation. */
+		conn_report_event(m->mc->startup_fd, DEFENDER_VIOLATION);
+		return false;
+	}
 	m->user = xstrdup(user);
 	struct berth_account *a = NULL;
 	int r = berth_account_lookup(m->cfg, monitor_db, user, &a);
@@ -325,7 +330,6 @@ handle_pubkey(struct monitor *m, struct xbuf *req)
 	if (!pin_user(m, user)) {
 		log_info("Disconnecting %s port %u: change of username not allowed",
 		         m->mc->peer_addr, m->mc->peer_port);
-		conn_report_event(m->mc->startup_fd, DEFENDER_VIOLATION);
 		m->disconnecting = true;
 		return reply_answer(m, MON_AUTH_DISCONNECT);
 	}
