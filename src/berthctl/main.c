@@ -84,6 +84,10 @@ static const struct ctl_command commands[] = {
          "would the account be allowed this, and which rules (file:line) decide"},
         {"quota", ctl_cmd_quota, "show|rescan ACCOUNT",
          "an account's quota usage (StateDirectory/quota/)"},
+        {"sessions", ctl_cmd_sessions, "", "the running berthd's live sessions"},
+        {"kick", ctl_cmd_kick, "SESSION|ACCOUNT", "end a session, or every session of an account"},
+        {"ban", ctl_cmd_ban, "list|add|remove ADDR[/PREFIX] [DURATION]",
+         "the defender's bans in the running berthd"},
 };
 
 static int

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "berth/common.h"
+#include "berth/control.h"
 #include "berth/daemon.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
@@ -27,10 +28,11 @@
 
 struct conn_slot {
 	pid_t pid;
-	int startup_fd; /* read end: 'A' when authenticated, EOF when the monitor exits */
+	int startup_fd; /* the monitor's records (control.h), EOF when it exits */
 	bool authenticated;
 	char addr[INET6_ADDRSTRLEN];  /* shown address */
 	char block[INET6_ADDRSTRLEN]; /* PerSourceNetBlockSize key */
+	struct conn_live live;        /* account, sessions, defender events (control.c) */
 };
 
 static volatile sig_atomic_t got_sigchld;
@@ -228,7 +230,7 @@ refuse_reason(const struct berth_config *s, const struct limits_view *v)
 }
 
 static void
-reap_children(struct conn_slot *slots, size_t nslots)
+reap_children(struct conn_slot *slots, size_t nslots, struct master_ctl *ctl)
 {
 	for (;;) {
 		int status;
@@ -242,6 +244,7 @@ reap_children(struct conn_slot *slots, size_t nslots)
 				log_verbose("connection process %d from %s killed by signal %d",
 				            (int)pid, slots[i].addr, WTERMSIG(status));
 			slots[i].pid = 0;
+			master_ctl_conn_end(ctl, &slots[i].live, slots[i].startup_fd);
 			if (slots[i].startup_fd >= 0)
 				close(slots[i].startup_fd);
 			slots[i].startup_fd = -1;
@@ -319,11 +322,12 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
+	struct master_ctl *ctl = master_ctl_new(s); /* defender and control socket */
 	size_t nslots = s->max_connections ? s->max_connections : 1000;
 	struct conn_slot *slots = xcalloc(nslots, sizeof(*slots));
 	for (size_t i = 0; i < nslots; i++)
 		slots[i].startup_fd = -1;
-	struct pollfd *pfds = xcalloc(nslots + nl + 1, sizeof(*pfds));
+	struct pollfd *pfds = xcalloc(nslots + nl + 1 + MASTER_CTL_MAX_POLLFDS, sizeof(*pfds));
 	size_t *pmap = xcalloc(nslots, sizeof(*pmap));
 
 	while (!got_term) {
@@ -339,7 +343,12 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				                             .events = POLLIN};
 			}
 		}
-		int pr = poll(pfds, np, -1);
+		int ctl_timeout;
+		size_t ctl_at = np;
+		size_t nctl =
+		        master_ctl_pollfds(ctl, pfds + np, MASTER_CTL_MAX_POLLFDS, &ctl_timeout);
+		np += nctl;
+		int pr = poll(pfds, np, ctl_timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_error("poll: %m");
 			break;
@@ -351,18 +360,19 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 		}
 		if (got_sigchld) {
 			got_sigchld = 0;
-			reap_children(slots, nslots);
+			reap_children(slots, nslots, ctl);
 		}
+		master_ctl_serve(ctl, pfds + ctl_at, nctl);
 		for (size_t w = 0; w < nwatch; w++) {
 			struct pollfd *p = &pfds[1 + nl + w];
 			struct conn_slot *c = &slots[pmap[w]];
 			if (!p->revents || c->startup_fd != p->fd)
 				continue;
-			char b;
-			ssize_t n = read(c->startup_fd, &b, 1);
-			if (n == 1 && b == 'A') {
+			bool eof;
+			master_ctl_conn_input(ctl, &c->live, c->startup_fd, &eof);
+			if (c->live.authenticated)
 				c->authenticated = true;
-			} else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			if (eof) {
 				/* Monitor gone; count it as authenticated (no longer a startup)
 				 * until reaped. */
 				close(c->startup_fd);
@@ -389,6 +399,10 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				            sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
 				const char *src =
 				        strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr;
+				if (master_ctl_refuse(ctl, src, port)) {
+					close(fd); /* banned: before any key exchange or TLS */
+					continue;
+				}
 				struct limits_view v;
 				char block[INET6_ADDRSTRLEN];
 				source_block(s, src, block, sizeof(block));
@@ -403,14 +417,16 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				if (!why && slot == nslots)
 					why = "MaxConnections";
 				if (why) {
+					if (strncmp(why, "PerSource", 9) == 0)
+						master_ctl_flood(ctl, src);
 					log_info("drop connection #%u from [%s]:%s past %s",
 					         v.total, src, port, why);
 					close(fd);
 					continue;
 				}
 				int sp[2];
-				if (pipe2(sp, O_CLOEXEC) < 0) {
-					log_error("pipe: %m");
+				if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+					log_error("socketpair: %m");
 					close(fd);
 					continue;
 				}
@@ -437,6 +453,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 						if (slots[i].startup_fd >= 0)
 							close(slots[i].startup_fd);
 					close(sp[0]);
+					master_ctl_forget(ctl);
 					int fl = fcntl(fd, F_GETFL);
 					fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 					run_connection(s, rt, bind, fd, &ss, sslen, sp[1],
@@ -448,6 +465,8 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				slots[slot] = (struct conn_slot){.pid = pid, .startup_fd = sp[0]};
 				snprintf(slots[slot].addr, sizeof(slots[slot].addr), "%s", src);
 				snprintf(slots[slot].block, sizeof(slots[slot].block), "%s", block);
+				master_ctl_conn_start(ctl, &slots[slot].live, pid, src, port,
+				                      (int)lkinds[li].proto);
 				log_debug("connection from %s port %s: process %d", src, port,
 				          (int)pid);
 			}
@@ -459,6 +478,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 	/* Established sessions are independent processes: leave them running, like sshd. */
 	ssh_bind_free(bind);
 	tls_server_free(tls);
+	master_ctl_free(ctl);
 	free(slots);
 	free(pfds);
 	free(pmap);
