@@ -175,3 +175,4 @@ int ctl_cmd_group(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
 int ctl_cmd_explain(struct ctl *c, int argc, char **argv);
 int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
+int ctl_cmd_reload(struct ctl *c, int argc, char **argv);

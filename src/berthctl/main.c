@@ -84,6 +84,8 @@ static const struct ctl_command commands[] = {
          "would the account be allowed this, and which rules (file:line) decide"},
         {"quota", ctl_cmd_quota, "show|rescan ACCOUNT",
          "an account's quota usage (StateDirectory/quota/)"},
+        {"reload", ctl_cmd_reload, "[--pid-file FILE] [--timeout SECS]",
+         "reload the running berthd (SIGHUP) and print the outcome"},
 };
 
 static int

@@ -19,6 +19,7 @@
 #include "berth/daemon.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
+#include "berth/notify.h"
 #include "berth/quickstart.h"
 #include "berth/sshd.h"
 #include "berth/worker.h"
@@ -299,6 +300,12 @@ main(int argc, char **argv)
 	if (daemon_runtime_init(&rt, &cfg) < 0)
 		return 1;
 	rt.log_stderr = use_stderr;
+	/* For SIGHUP: the same file and -p override again (quickstart does not reload). */
+	rt.config_path = quickstart ? NULL : config_path ? config_path : DEFAULT_CONFIG;
+	rt.port_override = (uint16_t)port;
+	rt.debug = debug;
+	if (berth_notify_init() < 0)
+		log_error("NOTIFY_SOCKET: unusable address; not notifying the service manager");
 
 	if (quickstart) {
 		fprintf(stderr, "\n  berth quickstart\n  state directory: %s\n", qs_abs);
