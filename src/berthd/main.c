@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,8 @@ main(int argc, char **argv)
 		return r;
 	}
 
+	/* A SIGHUP before the master's handler is installed must not end it. */
+	signal(SIGHUP, SIG_IGN);
 	enum log_level level = debug ? LOG_LEVEL_DEBUG1 : (enum log_level)cfg.log_level;
 	bool use_stderr = to_stderr || cfg.log_target == BERTH_LOG_TARGET_STDERR;
 	log_init("berthd", level, use_stderr ? LOG_SINK_STDERR : LOG_SINK_SYSLOG,

@@ -80,7 +80,7 @@ wait_file "$G/sftp.half" "the SFTP upload did not start: $(cat "$T/sftp.out")"
 wait_file "$G/ftps.half" "the FTPS download did not start: $(cat "$T/ftps.out")"
 ok "an SFTP upload and an FTPS download are held open halfway"
 
-# Reload 1: a new account, a second SSH listener, a new FTPS certificate.
+# Reload 1: a new account, a second SSH listener, a new host key and FTPS certificate.
 login newbie && fail "newbie logs in before it exists"
 jail_account newbie
 PORT2=$(free_port)
@@ -90,6 +90,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 chmod 600 "$T/ftps_key2.pem"
 NEW_FP=$(openssl x509 -in "$T/ftps_cert2.pem" -outform DER | sha256sum | cut -d' ' -f1)
 sed -i "s|ftps_cert.pem|ftps_cert2.pem|; s|ftps_key.pem|ftps_key2.pem|" "$T/berthd.conf"
+host_key() { ssh-keyscan -T $((10 * SCALE)) -t ed25519 -p "$PORT" 127.0.0.1 2>/dev/null | awk '{ print $3 }'; }
+[[ $(host_key) == "$(awk '{ print $2 }' "$T/host_ed25519.pub")" ]] || fail "host key before"
+ssh-keygen -q -t ed25519 -N '' -f "$T/host2_ed25519" -C host2
+sed -i "s|^HostKey .*|HostKey $T/host2_ed25519|" "$T/berthd.conf"
 echo "ListenAddress 127.0.0.1:$PORT2" >>"$T/berthd.conf"
 out=$(ctl reload) || fail "berthctl reload failed: $out"
 [[ $out == "reload ok (generation 1)" ]] || fail "berthctl reload printed: $out"
@@ -99,9 +103,11 @@ login newbie "$PORT2" || fail "the added listener does not serve"
 login demo || fail "demo no longer logs in"
 FP=$($CLIENTS cert "$FTPS_PORT")
 [[ $FP == "$NEW_FP" && $FP != "$OLD_FP" ]] || fail "FTPS presents $FP, want the new $NEW_FP"
+[[ $(host_key) == "$(awk '{ print $2 }' "$T/host2_ed25519.pub")" ]] ||
+	fail "the new host key is not served"
 [[ $(listen_inode "$PORT") == "$INODE" && $(listen_inode "$FTPS_PORT") == "$FTPS_INODE" ]] ||
 	fail "an unchanged listener was reopened"
-ok "after the reload: new account, new listener on $PORT2, new certificate served"
+ok "after the reload: new account, listener on $PORT2, new host key and certificate served"
 ok "unchanged listeners kept their sockets (inodes $INODE, $FTPS_INODE)"
 grep -q "^RELOADING=1|STATUS=.*|MONOTONIC_USEC=[0-9]*$" "$T/notify.log" ||
 	fail "no RELOADING=1 with MONOTONIC_USEC"
@@ -122,7 +128,19 @@ login newbie "$PORT2" || fail "the old configuration no longer serves"
 	fail "status file lacks the error"
 ok "broken berthd.conf refused (exit 1, $T/berthd.conf:$line logged), old one serves"
 
-# Reload 3 (plain SIGHUP): the second listener and the demo account go.
+# A broken accounts file refuses the reload too (its errors as file:line).
+sed -i '/^NoSuchKeyword/d' "$T/berthd.conf"
+cp "$T/accounts" "$T/accounts.good"
+echo "	NoSuchSetting 1" >>"$T/accounts"
+aline=$(wc -l <"$T/accounts")
+rc=0
+out=$(ctl reload 2>&1) || rc=$?
+cp "$T/accounts.good" "$T/accounts"
+[[ $rc == 1 && $out == *"reload refused (generation 3)"* && $out == *"$T/accounts:$aline:"* ]] ||
+	fail "broken accounts file: exit $rc: $out"
+ok "broken accounts file refused (exit 1, $T/accounts:$aline)"
+
+# Reload 4 (plain SIGHUP): the second listener and the demo account go.
 sed -i "/^NoSuchKeyword/d; /^ListenAddress 127.0.0.1:$PORT2\$/d" "$T/berthd.conf"
 $PY - "$T/accounts" <<'PYEOF'
 import re, sys
@@ -132,7 +150,7 @@ open(p, "w").write(re.sub(r"(?ms)^Account demo\n(\t[^\n]*\n)*", "", text))
 PYEOF
 grep -q "^Account demo" "$T/accounts" && fail "demo not removed"
 kill -HUP "$BERTHD_PID"
-[[ $(status_gen 3) == ok ]] || fail "SIGHUP reload 3 refused: $(cat "$STATUS")"
+[[ $(status_gen 4) == ok ]] || fail "SIGHUP reload 4 refused: $(cat "$STATUS")"
 login demo && fail "the removed account still logs in"
 login newbie || fail "newbie no longer logs in"
 $PY -c "import socket,sys; socket.create_connection(('127.0.0.1', $PORT2), 5)" 2>/dev/null &&
@@ -164,7 +182,7 @@ for ((i = 0; i < 100 * SCALE; i++)); do
 	sleep 0.05
 done
 seq=$(sed 's/|.*//' "$T/notify.log" | tr '\n' ' ')
-[[ $seq == "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ]] ||
+[[ $seq == "READY=1 $(printf 'RELOADING=1 READY=1 %.0s' 1 2 3 4)STOPPING=1 " ]] ||
 	fail "notify sequence: $seq"
 ok "notify sequence: $seq"
 [[ ! -e $STATUS && ! -e $T/berthd.pid ]] || fail "status or PID file left behind"
