@@ -346,6 +346,7 @@ main(int argc, char **argv)
 	if (cfg.pid_file && !quickstart)
 		(void)write_pidfile(cfg.pid_file);
 	int r = daemon_run(&cfg, &rt);
+	free(rt.privsep_chroot);
 	if (cfg.pid_file && !quickstart)
 		unlink(cfg.pid_file);
 	berth_config_free(&cfg);

@@ -176,7 +176,11 @@ for ((i = 0; i < 100 * SCALE; i++)); do
 	sleep 0.05
 done
 kill -0 "$BERTHD_PID" 2>/dev/null && fail "berthd did not stop"
-wait_log "terminating" || true
+rc=0
+wait "$BERTHD_PID" || rc=$?
+BERTHD_PGID=
+[[ $rc == 0 ]] || fail "berthd exited with status $rc after four reloads"
+log_has "Sanitizer" && fail "sanitizer report in the log"
 for ((i = 0; i < 100 * SCALE; i++)); do
 	grep -q "^STOPPING=1" "$T/notify.log" && break
 	sleep 0.05
