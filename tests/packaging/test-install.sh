@@ -44,6 +44,8 @@ done
 # The unit names the installed binaries.
 grep -q "^ExecStart=$SBINDIR/berthd -D$" "$D$UNITDIR/berthd.service" ||
 	fail "the unit does not start $SBINDIR/berthd"
+grep -q "^ExecReload=$SBINDIR/berthctl reload$" "$D$UNITDIR/berthd.service" ||
+	fail "the unit does not reload with $SBINDIR/berthctl"
 # Nothing stray: every installed file is one of the above (the list is the contract).
 extra=$(cd "$D" && find . -type f | sed 's|^\.||' | sort | while read -r f; do
 	ok=0

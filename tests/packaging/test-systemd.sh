@@ -5,7 +5,7 @@
 # unit with a typo does draw a warning (the check can fail), and the exposure score of
 # systemd-analyze security is printed (docs/DESIGN.md records it).
 set -euo pipefail
-: "${UNIT:?}" "${BERTHD:?}" "${SBINDIR:?}"
+: "${UNIT:?}" "${BERTHD:?}" "${BERTHCTL:?}" "${SBINDIR:?}"
 if ! command -v systemd-analyze >/dev/null; then
 	echo "SKIP: systemd-analyze not installed (scripts/deps installs the systemd package)"
 	exit 77
@@ -17,10 +17,11 @@ fail() {
 	exit 1
 }
 
-# The unit as installed, but pointing at the built berthd (verify checks ExecStart=).
-sed "s|$SBINDIR/berthd|$BERTHD|g" "$UNIT" >"$T/berthd.service"
+# The unit as installed, but pointing at the built programs (verify checks Exec*=).
+sed -e "s|$SBINDIR/berthd |$BERTHD |g" -e "s|$SBINDIR/berthctl |$BERTHCTL |g" "$UNIT" \
+	>"$T/berthd.service"
 grep -q "^ExecStart=$BERTHD -D$" "$T/berthd.service" || fail "ExecStart not rewritten"
-for k in Type=notify "ExecStartPre=$BERTHD -t" ExecReload= ProtectSystem=strict \
+for k in Type=notify "ExecStartPre=$BERTHD -t" "ExecReload=$BERTHCTL reload" ProtectSystem=strict \
 	RuntimeDirectory=berthd StateDirectory=berth LogsDirectory=berthd NoNewPrivileges=yes \
 	CapabilityBoundingSet= SystemCallArchitectures=native; do
 	grep -q "^$k" "$T/berthd.service" || fail "unit lacks $k"
