@@ -170,7 +170,9 @@ int
 reload_status_write(const char *path, const struct reload_status *st)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* A fresh file (never one planted under that name), then rename() over @path. */
+	(void)unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	FILE *f = fdopen(fd, "w");
