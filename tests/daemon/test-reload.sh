@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # Live reload (berthd(8) RELOADING): while an SFTP upload and an FTPS download are held
-# open halfway, reloads add an account, a listener and a new FTPS certificate
-# (berthctl reload: ok), are refused for a broken berthd.conf (errors as file:line; the
-# old configuration keeps serving), and remove the listener and the account (SIGHUP).
+# open halfway, reloads add an account, a listener, a new host key and FTPS certificate
+# (berthctl reload: ok), are refused for a broken berthd.conf or accounts file (errors
+# as file:line; the old configuration keeps serving), remove the listener and the
+# account (SIGHUP), and lower PerSourceMaxConnections below the held connections.
 # The held transfers then complete with matching SHA-256. The notify protocol is
 # recorded on a test NOTIFY_SOCKET: READY, RELOADING, READY ..., STOPPING. berthctl
 # reload answers clearly when berthd is not running.
@@ -160,6 +161,15 @@ log_has "Server no longer listening on 127.0.0.1 port $PORT2" || fail "listener 
 [[ $(listen_inode "$PORT") == "$INODE" ]] || fail "the kept listener was reopened"
 ok "SIGHUP: removed listener refuses, removed account refused, the rest serves"
 
+# Reload 5: the master still counts the two held connections (its connection table
+# survived every reload): with PerSourceMaxConnections 2 a third is dropped.
+echo "PerSourceMaxConnections 2" >>"$T/berthd.conf"
+out=$(ctl reload) || fail "reload 5: $out"
+login newbie && fail "a third connection passed PerSourceMaxConnections 2"
+wait_log "drop connection #2 from \[127.0.0.1\]:[0-9]+ past PerSourceMaxConnections" ||
+	fail "no drop past PerSourceMaxConnections"
+ok "after five reloads the master still counts the 2 held connections"
+
 # The held transfers complete.
 touch "$G/go"
 wait "$SFTP_PID" || fail "SFTP upload: $(cat "$T/sftp.out")"
@@ -179,14 +189,14 @@ kill -0 "$BERTHD_PID" 2>/dev/null && fail "berthd did not stop"
 rc=0
 wait "$BERTHD_PID" || rc=$?
 BERTHD_PGID=
-[[ $rc == 0 ]] || fail "berthd exited with status $rc after four reloads"
+[[ $rc == 0 ]] || fail "berthd exited with status $rc after five reloads"
 log_has "Sanitizer" && fail "sanitizer report in the log"
 for ((i = 0; i < 100 * SCALE; i++)); do
 	grep -q "^STOPPING=1" "$T/notify.log" && break
 	sleep 0.05
 done
 seq=$(sed 's/|.*//' "$T/notify.log" | tr '\n' ' ')
-[[ $seq == "READY=1 $(printf 'RELOADING=1 READY=1 %.0s' 1 2 3 4)STOPPING=1 " ]] ||
+[[ $seq == "READY=1 $(printf 'RELOADING=1 READY=1 %.0s' 1 2 3 4 5)STOPPING=1 " ]] ||
 	fail "notify sequence: $seq"
 ok "notify sequence: $seq"
 [[ ! -e $STATUS && ! -e $T/berthd.pid ]] || fail "status or PID file left behind"
