@@ -99,6 +99,9 @@ void defender_config_from(const struct berth_config *cfg, struct defender_config
  * problems are logged and that part is off. */
 struct master_ctl *master_ctl_new(const struct berth_config *cfg);
 void master_ctl_free(struct master_ctl *c);
+/* After a reload put @cfg in force: the defender is rebuilt (bans kept through its state
+ * file) only if its settings changed, the control socket moves only if its path did. */
+void master_ctl_reconfigure(struct master_ctl *c, const struct berth_config *cfg);
 /* In a forked connection process: close the master's control fds (nothing else). */
 void master_ctl_forget(struct master_ctl *c);
 

@@ -179,3 +179,4 @@ int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
 int ctl_cmd_sessions(struct ctl *c, int argc, char **argv);
 int ctl_cmd_kick(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ban(struct ctl *c, int argc, char **argv);
+int ctl_cmd_reload(struct ctl *c, int argc, char **argv);

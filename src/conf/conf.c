@@ -1175,7 +1175,7 @@ static const struct kw keywords[] = {
         {"StateDirectory", KW_PATH, "path", BERTH_LOCALSTATEDIR,
          "Directory for generated host keys and runtime state.", OFF(state_directory),
          .origin_off = ORIG(origin_state_directory)},
-        {"PidFile", KW_PATH, "path", "/run/berthd.pid", "PID file, or none.", OFF(pid_file),
+        {"PidFile", KW_PATH, "path", "/run/berthd/berthd.pid", "PID file, or none.", OFF(pid_file),
          .none_ok = true},
         /* accounts */
         {"AccountsFile", KW_PATH, "path", BERTH_SYSCONFDIR "/accounts",

@@ -37,6 +37,8 @@ struct ctl_client {
 
 struct master_ctl {
 	const struct berth_config *cfg;
+	char *cfg_sig;        /* ctl_config_signature(cfg): rebuild the defender when it changes */
+	char *cfg_socket;     /* cfg->control_socket ("" for none) */
 	struct defender *def; /* NULL: Defender no */
 	char *state_path;
 	int lfd;
@@ -354,11 +356,76 @@ control_listen(struct master_ctl *c)
 	log_verbose("control socket %s", path);
 }
 
+/* Close and remove our control socket (not one a later daemon created). */
+static void
+control_unlisten(struct master_ctl *c)
+{
+	if (c->lfd >= 0) {
+		struct stat st;
+		if (lstat(c->sock_path, &st) == 0 && st.st_dev == c->sock_dev &&
+		    st.st_ino == c->sock_ino)
+			unlink(c->sock_path);
+		close(c->lfd);
+	}
+	c->lfd = -1;
+	free(c->sock_path);
+	c->sock_path = NULL;
+}
+
+/* What the defender was built from, as one string: a reload
+ * compares it (the old berth_config is already freed by then). */
+static char *
+ctl_config_signature(const struct berth_config *cfg)
+{
+	struct defender_config d;
+	defender_config_from(cfg, &d);
+	char scores[DEFENDER_N_EVENTS * 12 + 1] = "";
+	for (size_t i = 0; i < DEFENDER_N_EVENTS; i++)
+		snprintf(scores + strlen(scores), sizeof(scores) - strlen(scores), "%" PRIu32 ",",
+		         d.score[i]);
+	return xasprintf("%d|%" PRIu32 "|%s|%" PRIu32 "|%" PRIu32 "|%" PRIu32 "|%" PRIu32
+	                 "|%s|%" PRIu32 "|%" PRIu32 "|%zu|%s",
+	                 cfg->defender, d.threshold, scores, d.observation, d.ban_time,
+	                 d.ban_factor, d.ban_time_max, d.allow_from ? d.allow_from : "",
+	                 d.v4_prefix, d.v6_prefix, d.max_entries, cfg->state_directory);
+}
+
+void
+master_ctl_reconfigure(struct master_ctl *c, const struct berth_config *cfg)
+{
+	char *sig = ctl_config_signature(cfg);
+	bool defender_same = strcmp(c->cfg_sig, sig) == 0;
+	bool socket_same =
+	        strcmp(c->cfg_socket, cfg->control_socket ? cfg->control_socket : "") == 0;
+	free(c->cfg_sig);
+	c->cfg_sig = sig;
+	free(c->cfg_socket);
+	c->cfg_socket = xstrdup(cfg->control_socket ? cfg->control_socket : "");
+	c->cfg = cfg; /* the previous configuration is gone: nothing may point into it */
+	if (!defender_same) {
+		/* The bans are in the state file; scores below the threshold start over. */
+		if (c->def)
+			save_state(c);
+		defender_free(c->def);
+		c->def = NULL;
+		free(c->state_path);
+		c->state_path = NULL;
+		defender_setup(c);
+		log_info("defender: settings reloaded%s", c->def ? "" : " (defender off)");
+	}
+	if (!socket_same) {
+		control_unlisten(c);
+		control_listen(c);
+	}
+}
+
 struct master_ctl *
 master_ctl_new(const struct berth_config *cfg)
 {
 	struct master_ctl *c = xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
+	c->cfg_sig = ctl_config_signature(cfg);
+	c->cfg_socket = xstrdup(cfg->control_socket ? cfg->control_socket : "");
 	c->lfd = -1;
 	c->head.next = c->head.prev = &c->head;
 	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
@@ -384,14 +451,7 @@ master_ctl_free(struct master_ctl *c)
 		return;
 	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_close(&c->cl[i]);
-	if (c->lfd >= 0) {
-		struct stat st;
-		/* Remove our socket only (not one a later daemon created). */
-		if (lstat(c->sock_path, &st) == 0 && st.st_dev == c->sock_dev &&
-		    st.st_ino == c->sock_ino)
-			unlink(c->sock_path);
-		close(c->lfd);
-	}
+	control_unlisten(c);
 	if (c->def)
 		save_state(c);
 	for (struct conn_live *lc = c->head.next; lc != &c->head;) {
@@ -404,6 +464,8 @@ master_ctl_free(struct master_ctl *c)
 	}
 	free(c->sock_path);
 	free(c->state_path);
+	free(c->cfg_sig);
+	free(c->cfg_socket);
 	defender_free(c->def);
 	free(c);
 }
