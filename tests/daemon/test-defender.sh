@@ -82,6 +82,20 @@ out=$(ctl explain demo list / --from 127.0.0.2) || fail "explain refuses 127.0.0
 grep -q 'not banned' <<<"$out" || fail "explain: no defender line for 127.0.0.2: $out"
 ok "berthctl explain --from reports a ban as the deciding rule"
 
+# -- Reloads keep the bans and the control socket: two with the same settings (the second
+# frees the first reload's configuration), one that changes the defender's allow-list.
+kill -HUP "$BERTHD_PID"
+wait_log "Reload complete \\(generation 1\\)" 600 || fail "reload 1 did not complete"
+kill -HUP "$BERTHD_PID"
+wait_log "Reload complete \\(generation 2\\)" 600 || fail "reload 2 did not complete"
+config "DefenderAllowFrom 127.0.0.9,127.0.0.8"
+kill -HUP "$BERTHD_PID"
+wait_log "Reload complete \\(generation 3\\)" 600 || fail "reload 3 did not complete"
+log_has "defender: settings reloaded" || fail "changed Defender settings were not reloaded"
+ctl ban list | grep -q '^127\.0\.0\.4 ' || fail "ban list after reloads lost 127.0.0.4"
+[[ $($D probe-ssh 127.0.0.4 "$PORT") == refused ]] || fail "a reload lifted a ban"
+ok "reloads keep the bans and the control socket; changed Defender settings apply"
+
 # -- Bans persist across a restart.
 stop_berthd
 grep -q '^127\.0\.0\.4/32 forever ' "$T/defender" || fail "state file: $(cat "$T/defender")"
