@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/control.h"
 #include "berth/ftpsd.h"
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
@@ -69,6 +71,7 @@ int
 worker_run(const struct worker_params *p, int fd)
 {
 	const struct berth_account *a = p->acct;
+	pid_t monitor_pid = getppid();
 	log_set_ident("berthd");
 	if (p->privileged) {
 		if (a->uid == 0) {
@@ -83,17 +86,25 @@ worker_run(const struct worker_params *p, int fd)
 		}
 	}
 	priv_harden_process();
-	/* Session socket, policy and state file become fds 3, 4, 5: move them out of the
-	 * way first so no dup2 clobbers another. */
-	int fds[3] = {fd, p->policy_fd, p->state_fd};
-	for (int i = 0; i < 3; i++)
-		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 3)) < 0)
+	/* berthctl kick kills the monitor: the session goes with it (set after the uid
+	 * change, which clears it). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != monitor_pid)
+		return 1;
+	/* Session socket, policy, state file and status page become fds 3, 4, 5, 6: move
+	 * them out of the way first so no dup2 clobbers another. */
+	int fds[4] = {fd, p->policy_fd, p->state_fd, p->has_live_fd ? p->live_fd : -1};
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 4)) < 0)
 			return 1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
 			return 1;
-	/* Nothing but stdio, the session socket and the policy cross the exec. */
-	close_range(p->state_fd >= 0 ? STATE_FD + 1 : POLICY_FD + 1, ~0U, 0);
+	/* Nothing but stdio, the session socket, the policy (and the state file and the
+	 * status page) cross the exec. */
+	if (p->state_fd < 0)
+		close(STATE_FD);
+	close_range(fds[3] >= 0 ? LIVE_FD + 1 : STATE_FD + 1, ~0U, 0);
 
 	char umask_s[16], port_s[16], level_s[16], fac_s[16];
 	snprintf(umask_s, sizeof(umask_s), "%o", (unsigned)p->cfg->umask);
@@ -235,6 +246,9 @@ worker_exec_main(int argc, char **argv)
 	bool ftp = argc == 18 + FTPS_WORKER_NARGS && strcmp(argv[1], WORKER_FTP_ARGV_MARK) == 0;
 	if (!ftp && (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0))
 		return 2;
+	/* The status page, if the monitor passed one (checked before anything else can
+	 * take fd LIVE_FD). */
+	bool live = fcntl(LIVE_FD, F_GET_SEALS) >= 0;
 	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
 	bool scp = strcmp(argv[14], "scp") == 0;
 	const char *root = argv[2], *start = argv[3], *user = argv[6], *peer = argv[7],
@@ -277,6 +291,8 @@ worker_exec_main(int argc, char **argv)
 		policy_free(pol);
 		return 1;
 	}
+	if (live && (r = live_status_attach(LIVE_FD, v)) < 0)
+		log_verbose("worker for %s: no live status: %s", user, strerror(-r));
 	if (ftp) {
 		struct ftps_worker_session fs = {.user = user,
 		                                 .peer_addr = peer,
