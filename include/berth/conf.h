@@ -309,6 +309,24 @@ struct berth_config {
 	uint32_t ftps_max_invalid_commands;  /* FTPSMaxInvalidCommands (10) before login */
 	uint32_t ftps_data_timeout;          /* FTPSDataTimeout (60) to open a data connection */
 
+	/* Defender (master): per-source scores and temporary bans; control socket. */
+	bool defender;                     /* Defender (yes) */
+	uint32_t defender_threshold;       /* DefenderThreshold (15) score that bans */
+	uint32_t defender_score_auth;      /* DefenderScoreAuthFailure (1) */
+	uint32_t defender_score_invalid;   /* DefenderScoreInvalidUser (2) */
+	uint32_t defender_score_noauth;    /* DefenderScoreNoAuth (1) closed before login */
+	uint32_t defender_score_violation; /* DefenderScoreViolation (5) */
+	uint32_t defender_score_flood;     /* DefenderScoreFlood (3) per-source limit hit */
+	uint32_t defender_observation;     /* DefenderObservationTime (30m) */
+	uint32_t defender_ban_time;        /* DefenderBanTime (30m) first ban */
+	uint32_t defender_ban_factor;      /* DefenderBanTimeFactor (2) per repeat */
+	uint32_t defender_ban_time_max;    /* DefenderBanTimeMax (1d) */
+	char *defender_allow_from;         /* DefenderAllowFrom (127.0.0.0/8,::1), NULL = none */
+	uint32_t defender_v4_prefix;       /* DefenderIPv4Prefix (32) */
+	uint32_t defender_v6_prefix;       /* DefenderIPv6Prefix (64) */
+	uint32_t defender_max_sources;     /* DefenderMaxSources (10000) */
+	char *control_socket;              /* ControlSocket (/run/berthd/control), NULL = none */
+
 	/* Bookkeeping: files read (for origins), and where selected keywords were set. */
 	char **files;
 	size_t n_files;

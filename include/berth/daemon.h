@@ -23,6 +23,10 @@ struct daemon_runtime {
 	gid_t privsep_gid;
 	char *privsep_chroot; /* empty root-owned directory for that child */
 	bool log_stderr;      /* logging goes to stderr (workers are told after exec) */
+	/* For SIGHUP (src/daemon/reload.c): where the configuration came from. */
+	const char *config_path; /* berthd.conf to re-read; NULL (quickstart): no reload */
+	uint16_t port_override;  /* -p PORT, applied to every reloaded configuration */
+	bool debug;              /* -d: the log level stays DEBUG across reloads */
 };
 
 /* Modern defaults; strict KEX is appended by libssh itself. */

@@ -313,6 +313,28 @@ int tls_conn_export_resumption(const struct tls_conn *c, struct xbuf *out);
  */
 int tls_data_ctx_new(const void *blob, size_t len, struct tls_data_ctx **ret);
 
+/**
+ * tls_data_blob_check() - whether tls_data_ctx_new() would accept the blob's format.
+ * @blob: bytes from tls_conn_export_resumption().
+ * @len: their count.
+ *
+ * Touches no OpenSSL state: the worker checks the hand-over at once and builds the
+ * context (OpenSSL's first SSL_CTX costs ~350 KiB of heap) at its first PROT P data
+ * connection.
+ *
+ * Return: 0 or -EBADMSG.
+ */
+int tls_data_blob_check(const void *blob, size_t len);
+
+/**
+ * tls_data_prepare() - initialise OpenSSL's library state (configuration, providers)
+ * now, before a seccomp filter is installed: a later tls_data_ctx_new() then needs only
+ * memory, randomness and the clock. Costs ~20-80 KiB of heap, not the context's ~350.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int tls_data_prepare(void);
+
 /* tls_data_ctx_free() - release (secrets wiped); NULL is fine. Return: NULL. */
 struct tls_data_ctx *tls_data_ctx_free(struct tls_data_ctx *d);
 

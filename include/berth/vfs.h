@@ -153,6 +153,18 @@ struct vfs_dir {
 	struct vfs *vfs;
 };
 
+/* Observer of one VFS (the top of a session's stack) for the live status of the session
+ * (berthctl sessions): files opened and closed through it, bytes read (out) and written
+ * (in). Called by the dispatchers below; one per process, NULL = none. */
+struct vfs_observer {
+	struct vfs *top;
+	void (*opened)(void *userdata, struct vfs_file *f, const char *path);
+	void (*closed)(void *userdata, struct vfs_file *f);
+	void (*moved)(void *userdata, bool in, size_t n);
+	void *userdata;
+};
+void vfs_set_observer(const struct vfs_observer *o);
+
 /* Thin dispatchers, so callers read as vfs_open(v, ...). */
 int vfs_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret);
 int vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off, size_t *ret_n);

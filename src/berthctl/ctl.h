@@ -175,3 +175,8 @@ int ctl_cmd_group(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
 int ctl_cmd_explain(struct ctl *c, int argc, char **argv);
 int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
+/* Live state of the running daemon over its control socket (live.c). */
+int ctl_cmd_sessions(struct ctl *c, int argc, char **argv);
+int ctl_cmd_kick(struct ctl *c, int argc, char **argv);
+int ctl_cmd_ban(struct ctl *c, int argc, char **argv);
+int ctl_cmd_reload(struct ctl *c, int argc, char **argv);

@@ -21,6 +21,8 @@
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/conf.h"
+#include "berth/control.h"
+#include "berth/defender.h"
 #include "berth/policy.h"
 #include "berth/policy_state.h"
 #include "berth/vfs.h"
@@ -142,15 +144,47 @@ value_where(const struct policy_value *v)
 
 /* ---- ban (defender) ---- */
 
-/* Extension point for the defender (issue 8): it adds a "ban" section here saying
- * whether the source (--from) is banned right now, by which score and until when, from
- * the state the master consults right after accept(), before anything below. There is
- * no defender yet, so nothing is added: explain never shows a check berthd does not
- * make. */
+/* The defender (issue 8): is the source (--from) banned right now? The master refuses a
+ * banned source right after accept(), before anything below, from the bans it keeps
+ * and persists on every change in StateDirectory/defender: that file is read here,
+ * with the same matching (defender_ban_of()). Nothing is shown without --from or with
+ * Defender no: explain never shows a check berthd does not make. */
 static void
 explain_ban(struct explain *e)
 {
-	(void)e;
+	const struct berth_config *cfg = e->cfg;
+	if (!e->from || !cfg->defender)
+		return;
+	struct defender_config dc;
+	struct defender *d = NULL;
+	defender_config_from(cfg, &dc);
+	if (defender_new(&dc, &d) < 0)
+		return;
+	_cleanup_free_ char *path = defender_state_path(cfg->state_directory);
+	_cleanup_free_ char *title = xasprintf("defender: connections from %s", e->from);
+	struct report_section *s = section(e, "ban", title);
+	int64_t now = (int64_t)e->now;
+	struct defender_ban b;
+	int r = defender_load(d, path, now);
+	if (r < 0) {
+		report_item(s, REPORT_NOTE, "defender", NULL, path, 0, "bans unknown",
+		            "cannot read the state file: %s", strerror(-r));
+	} else if (defender_ban_of(d, e->from, now, &b)) {
+		char when[64];
+		defender_format_until(b.until, when, sizeof(when));
+		report_item(s, REPORT_DENIES, "defender", NULL, path, 0, "banned",
+		            "%s until %s (ban %u of this source)", b.key, when, b.bans);
+		report_decide(s, false,
+		              "connection refused right after accept(): %s is banned until %s",
+		              b.key, when);
+	} else if (defender_allowed(d, e->from)) {
+		report_item(s, REPORT_ALLOWS, "defender", NULL, NULL, 0, "DefenderAllowFrom",
+		            "%s is never banned by score", cfg->defender_allow_from);
+	} else {
+		report_item(s, REPORT_ALLOWS, "defender", NULL, path, 0, "not banned", NULL);
+	}
+	end_section(e, s);
+	defender_free(d);
 }
 
 /* ---- login ---- */

@@ -70,8 +70,8 @@ cmd_check(struct ctl *c, int argc, char **argv)
 	return r != 0 ? CTL_ERROR : CTL_OK;
 }
 
-/* The commands. Commands that need the running daemon (sessions, kick, ban, reload,
- * quota, explain) add their rows here; each handler parses its own options. */
+/* The commands. sessions, kick and ban talk to the running daemon over its control
+ * socket, reload signals it (PidFile); each handler parses its own options. */
 static const struct ctl_command commands[] = {
         {"account", ctl_cmd_account, "add|modify|disable|enable|remove|list|show ...",
          "virtual accounts (Account stanzas of the accounts file)"},
@@ -84,6 +84,12 @@ static const struct ctl_command commands[] = {
          "would the account be allowed this, and which rules (file:line) decide"},
         {"quota", ctl_cmd_quota, "show|rescan ACCOUNT",
          "an account's quota usage (StateDirectory/quota/)"},
+        {"sessions", ctl_cmd_sessions, "", "the running berthd's live sessions"},
+        {"kick", ctl_cmd_kick, "SESSION|ACCOUNT", "end a session, or every session of an account"},
+        {"ban", ctl_cmd_ban, "list|add|remove ADDR[/PREFIX] [DURATION]",
+         "the defender's bans in the running berthd"},
+        {"reload", ctl_cmd_reload, "[--pid-file FILE] [--timeout SECS]",
+         "reload the running berthd (SIGHUP) and print the outcome"},
 };
 
 static int

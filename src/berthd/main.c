@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "berth/daemon.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
+#include "berth/notify.h"
 #include "berth/quickstart.h"
 #include "berth/sshd.h"
 #include "berth/worker.h"
@@ -284,6 +286,8 @@ main(int argc, char **argv)
 		return r;
 	}
 
+	/* A SIGHUP before the master's handler is installed must not end it. */
+	signal(SIGHUP, SIG_IGN);
 	enum log_level level = debug ? LOG_LEVEL_DEBUG1 : (enum log_level)cfg.log_level;
 	bool use_stderr = to_stderr || cfg.log_target == BERTH_LOG_TARGET_STDERR;
 	log_init("berthd", level, use_stderr ? LOG_SINK_STDERR : LOG_SINK_SYSLOG,
@@ -299,6 +303,12 @@ main(int argc, char **argv)
 	if (daemon_runtime_init(&rt, &cfg) < 0)
 		return 1;
 	rt.log_stderr = use_stderr;
+	/* For SIGHUP: the same file and -p override again (quickstart does not reload). */
+	rt.config_path = quickstart ? NULL : config_path ? config_path : DEFAULT_CONFIG;
+	rt.port_override = (uint16_t)port;
+	rt.debug = debug;
+	if (berth_notify_init() < 0)
+		log_error("NOTIFY_SOCKET: unusable address; not notifying the service manager");
 
 	if (quickstart) {
 		fprintf(stderr, "\n  berth quickstart\n  state directory: %s\n", qs_abs);
@@ -336,6 +346,7 @@ main(int argc, char **argv)
 	if (cfg.pid_file && !quickstart)
 		(void)write_pidfile(cfg.pid_file);
 	int r = daemon_run(&cfg, &rt);
+	free(rt.privsep_chroot);
 	if (cfg.pid_file && !quickstart)
 		unlink(cfg.pid_file);
 	berth_config_free(&cfg);

@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "config.h"
+#include "berth/account.h"
 #include "berth/common.h"
 #include "berth/conf.h"
 #include "berth/file.h"
@@ -62,7 +63,7 @@ struct parse_ctx {
 	struct berth_errors *errors;
 	const char *file; /* current file (stable copy in cfg->files) */
 	unsigned line;
-	bool seen[96];
+	bool seen[128];
 	bool failed;
 	bool defaults; /* applying table defaults: no "seen" bookkeeping */
 	unsigned depth;
@@ -1060,6 +1061,32 @@ dump_ftps_passive_for(const struct berth_config *cfg, const struct kw *k, FILE *
 		fprintf(f, "ftpspassiveaddressfor none\n");
 }
 
+/* DefenderAllowFrom: an address pattern list (checked like the account layer reads it),
+ * or none. */
+static int
+set_defender_allow(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
+{
+	char **field = &ctx->cfg->defender_allow_from;
+
+	if (need_args(ctx, k, argc, 1) < 0)
+		return -1;
+	if (strcasecmp(argv[0], "none") == 0) {
+		free(*field);
+		*field = NULL;
+		return 0;
+	}
+	if (strspn(argv[0], "0123456789abcdefABCDEF.:/,!*?") != strlen(argv[0]) ||
+	    berth_match_addr_list("0.0.0.0", argv[0]) == -EINVAL ||
+	    berth_match_addr_list("::", argv[0]) == -EINVAL) {
+		ctx_msg(ctx, "%s: \"%s\" is not an address pattern list (e.g. 10.0.0.0/8,::1)",
+		        k->name, argv[0]);
+		return -1;
+	}
+	free(*field);
+	*field = xstrdup(argv[0]);
+	return 0;
+}
+
 /* ---- algorithm names libssh 0.10 implements ---- */
 
 static const char *const known_ciphers[] = {
@@ -1148,7 +1175,7 @@ static const struct kw keywords[] = {
         {"StateDirectory", KW_PATH, "path", BERTH_LOCALSTATEDIR,
          "Directory for generated host keys and runtime state.", OFF(state_directory),
          .origin_off = ORIG(origin_state_directory)},
-        {"PidFile", KW_PATH, "path", "/run/berthd.pid", "PID file, or none.", OFF(pid_file),
+        {"PidFile", KW_PATH, "path", "/run/berthd/berthd.pid", "PID file, or none.", OFF(pid_file),
          .none_ok = true},
         /* accounts */
         {"AccountsFile", KW_PATH, "path", BERTH_SYSCONFDIR "/accounts",
@@ -1305,9 +1332,53 @@ static const struct kw keywords[] = {
          "Time for a data connection to be opened (accept or connect, and its TLS "
          "handshake).",
          OFF(ftps_data_timeout), 1, 3600},
+        /* defender and control socket */
+        {"Defender", KW_BOOL, "bool", "yes",
+         "Score sources for failed logins, unknown users, disconnects before login, protocol "
+         "violations and connection floods, and refuse banned ones right after accept().",
+         OFF(defender)},
+        {"DefenderThreshold", KW_UINT, "int", "15",
+         "Score within DefenderObservationTime that bans a source.", OFF(defender_threshold), 1,
+         10000},
+        {"DefenderScoreAuthFailure", KW_UINT, "int", "1",
+         "Points for a failed authentication of a known user.", OFF(defender_score_auth), 0, 10000},
+        {"DefenderScoreInvalidUser", KW_UINT, "int", "2",
+         "Points for an attempt with an unknown user name.", OFF(defender_score_invalid), 0, 10000},
+        {"DefenderScoreNoAuth", KW_UINT, "int", "1", "Points for a connection closed before login.",
+         OFF(defender_score_noauth), 0, 10000},
+        {"DefenderScoreViolation", KW_UINT, "int", "5",
+         "Points for a protocol violation the monitor sees.", OFF(defender_score_violation), 0,
+         10000},
+        {"DefenderScoreFlood", KW_UINT, "int", "3",
+         "Points for a connection refused by PerSourceMaxStartups or "
+         "PerSourceMaxConnections.",
+         OFF(defender_score_flood), 0, 10000},
+        {"DefenderObservationTime", KW_DURATION, "duration", "30m",
+         "How long an event counts towards the score.", OFF(defender_observation), 1, 604800},
+        {"DefenderBanTime", KW_DURATION, "duration", "30m", "Length of a source's first ban.",
+         OFF(defender_ban_time), 1, 31536000},
+        {"DefenderBanTimeFactor", KW_UINT, "int", "2",
+         "Each further ban of the same source lasts this many times the previous one.",
+         OFF(defender_ban_factor), 1, 100},
+        {"DefenderBanTimeMax", KW_DURATION, "duration", "1d",
+         "Longest ban; a source is forgotten this long after its last ban ended.",
+         OFF(defender_ban_time_max), 1, 31536000},
+        {"DefenderAllowFrom", KW_CUSTOM, "address patterns", "127.0.0.0/8,::1",
+         "Sources never banned by score (address pattern list); none = every source.",
+         .set = set_defender_allow, .dump = dump_string, .off = OFF(defender_allow_from)},
+        {"DefenderIPv4Prefix", KW_UINT, "int", "32", "IPv4 sources are scored per this prefix.",
+         OFF(defender_v4_prefix), 8, 32},
+        {"DefenderIPv6Prefix", KW_UINT, "int", "64", "IPv6 sources are scored per this prefix.",
+         OFF(defender_v6_prefix), 16, 128},
+        {"DefenderMaxSources", KW_UINT, "int", "10000",
+         "Sources remembered at most (the stalest unbanned one is forgotten first).",
+         OFF(defender_max_sources), 16, 1000000},
+        {"ControlSocket", KW_PATH, "path", "/run/berthd/control",
+         "Root-only Unix socket for berthctl sessions, kick and ban; none = no socket.",
+         OFF(control_socket), .none_ok = true},
 };
 
-static_assert(ARRAY_SIZE(keywords) <= 96, "parse_ctx.seen too small");
+static_assert(ARRAY_SIZE(keywords) <= 128, "parse_ctx.seen too small");
 
 static kw_set_fn
 kw_setter(const struct kw *k)
@@ -1731,6 +1802,8 @@ berth_config_free(struct berth_config *cfg)
 		free(cfg->ftps_passive_for[i].address);
 	}
 	free(cfg->ftps_passive_for);
+	free(cfg->defender_allow_from);
+	free(cfg->control_socket);
 	*cfg = (struct berth_config){0};
 }
 
@@ -1800,6 +1873,8 @@ berth_config_quickstart(const char *state_dir, struct berth_config *ret)
 	cfg.accounts_file = xasprintf("%s/accounts", state_dir);
 	free(cfg.pid_file);
 	cfg.pid_file = NULL;
+	free(cfg.control_socket);
+	cfg.control_socket = xasprintf("%s/control", state_dir);
 	cfg.log_target = BERTH_LOG_TARGET_STDERR;
 	*ret = cfg;
 	return 0;

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +18,29 @@
 #include <unistd.h>
 
 #include "berth/common.h"
+#include "berth/control.h"
 #include "berth/daemon.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
+#include "berth/notify.h"
 #include "berth/priv.h"
+#include "berth/reload.h"
 #include "berth/sshd.h"
 #include "berth/tls.h"
 #include "berth/xmem.h"
 
 struct conn_slot {
 	pid_t pid;
-	int startup_fd; /* read end: 'A' when authenticated, EOF when the monitor exits */
+	int startup_fd; /* the monitor's records (control.h), EOF when it exits */
 	bool authenticated;
 	char addr[INET6_ADDRSTRLEN];  /* shown address */
 	char block[INET6_ADDRSTRLEN]; /* PerSourceNetBlockSize key */
+	struct conn_live live;        /* account, sessions, defender events (control.c) */
 };
 
 static volatile sig_atomic_t got_sigchld;
 static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_hup;
 static int wake_pipe[2] = {-1, -1};
 
 static void
@@ -43,6 +49,8 @@ on_signal(int sig)
 	int saved = errno;
 	if (sig == SIGCHLD)
 		got_sigchld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
 	else
 		got_term = 1;
 	if (wake_pipe[1] >= 0)
@@ -67,21 +75,43 @@ struct listener_kind {
 	bool allow_plain; /* FTPS explicit: plain FTP accepted (allow-plain) */
 };
 
+/* Sockets a reload may take over (same address: same socket, no gap); diagnostics of a
+ * reload go to its error list instead of the log. */
+struct listener_reuse {
+	const int *fds;
+	size_t n;
+	struct berth_errors *errors;
+};
+
 static int bind_listeners(const char *host, unsigned portnum, const char *what, int *fds,
-                          size_t max, size_t *n);
+                          size_t max, size_t *n, const struct listener_reuse *reuse);
+
+static void __attribute__((format(printf, 2, 3)))
+listen_error(const struct listener_reuse *reuse, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (reuse && reuse->errors)
+		berth_errors_vadd(reuse->errors, NULL, 0, fmt, ap);
+	else
+		log_vmsg(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+}
 
 static int
 open_listeners(const struct berth_config *s, int *fds, struct listener_kind *kinds, size_t max,
-               size_t *ret_n)
+               size_t *ret_n, const struct listener_reuse *reuse)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->n_listen; i++) {
 		size_t before = n;
 		int r = bind_listeners(s->listen[i].host,
 		                       s->listen[i].port ? s->listen[i].port : s->port, "", fds,
-		                       max, &n);
-		if (r < 0)
+		                       max, &n, reuse);
+		if (r < 0) {
+			*ret_n = n;
 			return r;
+		}
 		for (size_t k = before; k < n; k++)
 			kinds[k] = (struct listener_kind){.proto = MON_PROTO_SSH};
 	}
@@ -95,9 +125,11 @@ open_listeners(const struct berth_config *s, int *fds, struct listener_kind *kin
 		                       l->implicit      ? " (FTPS, implicit TLS)"
 		                       : l->allow_plain ? " (FTPS, AUTH TLS; plain FTP allowed)"
 		                                        : " (FTPS, AUTH TLS)",
-		                       fds, max, &n);
-		if (r < 0)
+		                       fds, max, &n, reuse);
+		if (r < 0) {
+			*ret_n = n;
 			return r;
+		}
 		for (size_t k = before; k < n; k++)
 			kinds[k] = (struct listener_kind){
 			        .proto = l->implicit ? MON_PROTO_FTPS_IMPLICIT
@@ -105,17 +137,37 @@ open_listeners(const struct berth_config *s, int *fds, struct listener_kind *kin
 			        .allow_plain = l->allow_plain && !l->implicit};
 	}
 	if (n == 0) {
-		log_error("no listening sockets");
+		listen_error(reuse, "no listening sockets");
 		return -EADDRNOTAVAIL;
 	}
 	*ret_n = n;
 	return 0;
 }
 
+/* An open listener bound to exactly @addr, not yet taken into @fds[0..@n); or -1. */
+static int
+reusable_listener(const struct listener_reuse *reuse, const struct sockaddr *addr,
+                  socklen_t addrlen, const int *fds, size_t n)
+{
+	for (size_t i = 0; reuse && i < reuse->n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		if (getsockname(reuse->fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+		    len != addrlen || memcmp(&ss, addr, len) != 0)
+			continue;
+		bool taken = false;
+		for (size_t k = 0; k < n && !taken; k++)
+			taken = fds[k] == reuse->fds[i];
+		if (!taken)
+			return reuse->fds[i];
+	}
+	return -1;
+}
+
 /* Listening sockets for @host:@portnum (one per address getaddrinfo returns). */
 static int
 bind_listeners(const char *host, unsigned portnum, const char *what, int *fds, size_t max,
-               size_t *ret_n)
+               size_t *ret_n, const struct listener_reuse *reuse)
 {
 	size_t n = *ret_n;
 	char port[16];
@@ -127,16 +179,22 @@ bind_listeners(const char *host, unsigned portnum, const char *what, int *fds, s
 	hints.ai_flags |= AI_NUMERICHOST;
 	int r = getaddrinfo(host, port, &hints, &res);
 	if (r != 0) {
-		log_error("ListenAddress %s: %s", host, gai_strerror(r));
+		listen_error(reuse, "ListenAddress %s: %s", host, gai_strerror(r));
 		return -EINVAL;
 	}
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		if (n >= max) {
 			freeaddrinfo(res);
-			log_error("too many listening sockets");
+			listen_error(reuse, "too many listening sockets");
+			*ret_n = n; /* the caller closes what was opened */
 			return -E2BIG;
 		}
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		int fd = reusable_listener(reuse, ai->ai_addr, ai->ai_addrlen, fds, n);
+		if (fd >= 0) {
+			fds[n++] = fd;
+			continue;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
 		int one = 1;
@@ -148,9 +206,10 @@ bind_listeners(const char *host, unsigned portnum, const char *what, int *fds, s
 		            NI_NUMERICHOST);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
 			int e = errno;
-			log_error("bind to %s port %s: %s", abuf, port, strerror(e));
+			listen_error(reuse, "bind to %s port %s: %s", abuf, port, strerror(e));
 			close(fd);
 			freeaddrinfo(res);
+			*ret_n = n;
 			return -e;
 		}
 		set_cloexec_nonblock(fd);
@@ -228,7 +287,7 @@ refuse_reason(const struct berth_config *s, const struct limits_view *v)
 }
 
 static void
-reap_children(struct conn_slot *slots, size_t nslots)
+reap_children(struct conn_slot *slots, size_t nslots, struct master_ctl *ctl)
 {
 	for (;;) {
 		int status;
@@ -242,6 +301,7 @@ reap_children(struct conn_slot *slots, size_t nslots)
 				log_verbose("connection process %d from %s killed by signal %d",
 				            (int)pid, slots[i].addr, WTERMSIG(status));
 			slots[i].pid = 0;
+			master_ctl_conn_end(ctl, &slots[i].live, slots[i].startup_fd);
 			if (slots[i].startup_fd >= 0)
 				close(slots[i].startup_fd);
 			slots[i].startup_fd = -1;
@@ -276,6 +336,73 @@ run_connection(const struct berth_config *s, const struct daemon_runtime *rt, ss
 	_exit(monitor_connection_run(&mc));
 }
 
+/* After a reload: room for the new MaxConnections (live slots stay where they are) and
+ * for the new number of listeners in the poll set. */
+static void
+grow_tables(const struct berth_config *s, struct conn_slot **slots, size_t **pmap, size_t *nslots,
+            struct pollfd **pfds, size_t nl)
+{
+	size_t want = s->max_connections ? s->max_connections : 1000;
+	if (want > *nslots) {
+		*slots = xreallocarray(*slots, want, sizeof(**slots));
+		for (size_t i = *nslots; i < want; i++)
+			(*slots)[i] = (struct conn_slot){.pid = 0, .startup_fd = -1};
+		*pmap = xreallocarray(*pmap, want, sizeof(**pmap));
+		*nslots = want;
+	}
+	*pfds = xreallocarray(*pfds, *nslots + nl + 1 + MASTER_CTL_MAX_POLLFDS, sizeof(**pfds));
+}
+
+static bool
+fd_listed(int fd, const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* The master's side of a reload (src/daemon/reload.c builds the generation): open the
+ * new listener set, taking over the sockets of unchanged addresses, then swap. On any
+ * error nothing changes. Connection processes are not touched: each has its own copy of
+ * the generation it was forked with. Returns true when the new generation is in force. */
+static bool
+master_reload(const struct daemon_runtime *rt, struct reload_master *m, int *lfds,
+              struct listener_kind *lkinds, size_t *nl, size_t max, struct berth_errors *errs)
+{
+	struct daemon_gen *g = NULL;
+	if (reload_build(rt, &g, errs) != 0)
+		return false;
+	int nfds[64];
+	struct listener_kind nkinds[ARRAY_SIZE(nfds)];
+	size_t nn = 0;
+	struct listener_reuse reuse = {.fds = lfds, .n = *nl, .errors = errs};
+	if (open_listeners(&g->cfg, nfds, nkinds, MIN(max, ARRAY_SIZE(nfds)), &nn, &reuse) < 0) {
+		for (size_t i = 0; i < nn; i++)
+			if (!fd_listed(nfds[i], lfds, *nl))
+				close(nfds[i]);
+		reload_gen_free(g);
+		return false;
+	}
+	for (size_t i = 0; i < *nl; i++) {
+		if (fd_listed(lfds[i], nfds, nn))
+			continue;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char abuf[INET6_ADDRSTRLEN] = "?", port[16] = "?";
+		if (getsockname(lfds[i], (struct sockaddr *)&ss, &len) == 0)
+			getnameinfo((struct sockaddr *)&ss, len, abuf, sizeof(abuf), port,
+			            sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+		log_info("Server no longer listening on %s port %s.", abuf, port);
+		close(lfds[i]);
+	}
+	memcpy(lfds, nfds, nn * sizeof(*lfds));
+	memcpy(lkinds, nkinds, nn * sizeof(*lkinds));
+	*nl = nn;
+	reload_master_swap(m, g);
+	return true;
+}
+
 int
 daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 {
@@ -296,7 +423,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 		if (r != 0)
 			return r < 0 ? r : -EINVAL;
 	}
-	int r = open_listeners(s, lfds, lkinds, ARRAY_SIZE(lfds), &nl);
+	int r = open_listeners(s, lfds, lkinds, ARRAY_SIZE(lfds), &nl, NULL);
 	if (r < 0) {
 		tls_server_free(tls);
 		return r;
@@ -316,15 +443,19 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
+	struct master_ctl *ctl = master_ctl_new(s); /* defender and control socket */
 	size_t nslots = s->max_connections ? s->max_connections : 1000;
 	struct conn_slot *slots = xcalloc(nslots, sizeof(*slots));
 	for (size_t i = 0; i < nslots; i++)
 		slots[i].startup_fd = -1;
-	struct pollfd *pfds = xcalloc(nslots + nl + 1, sizeof(*pfds));
+	struct pollfd *pfds = xcalloc(nslots + nl + 1 + MASTER_CTL_MAX_POLLFDS, sizeof(*pfds));
 	size_t *pmap = xcalloc(nslots, sizeof(*pmap));
+	struct reload_master rm;
+	reload_master_init(&rm, rt, &s, &bind, &tls);
 
 	while (!got_term) {
 		size_t np = 0;
@@ -339,7 +470,12 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				                             .events = POLLIN};
 			}
 		}
-		int pr = poll(pfds, np, -1);
+		int ctl_timeout;
+		size_t ctl_at = np;
+		size_t nctl =
+		        master_ctl_pollfds(ctl, pfds + np, MASTER_CTL_MAX_POLLFDS, &ctl_timeout);
+		np += nctl;
+		int pr = poll(pfds, np, ctl_timeout);
 		if (pr < 0 && errno != EINTR) {
 			log_error("poll: %m");
 			break;
@@ -351,18 +487,32 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 		}
 		if (got_sigchld) {
 			got_sigchld = 0;
-			reap_children(slots, nslots);
+			reap_children(slots, nslots, ctl);
+		}
+		master_ctl_serve(ctl, pfds + ctl_at, nctl);
+		if (got_hup) {
+			got_hup = 0;
+			struct berth_errors errs = BERTH_ERRORS_NULL;
+			reload_master_begin(&rm);
+			bool ok =
+			        master_reload(rt, &rm, lfds, lkinds, &nl, ARRAY_SIZE(lfds), &errs);
+			reload_master_end(&rm, ok, &errs);
+			berth_errors_free(&errs);
+			if (ok)
+				master_ctl_reconfigure(ctl, s);
+			grow_tables(s, &slots, &pmap, &nslots, &pfds, nl);
+			continue; /* the poll set changed */
 		}
 		for (size_t w = 0; w < nwatch; w++) {
 			struct pollfd *p = &pfds[1 + nl + w];
 			struct conn_slot *c = &slots[pmap[w]];
 			if (!p->revents || c->startup_fd != p->fd)
 				continue;
-			char b;
-			ssize_t n = read(c->startup_fd, &b, 1);
-			if (n == 1 && b == 'A') {
+			bool eof;
+			master_ctl_conn_input(ctl, &c->live, c->startup_fd, &eof);
+			if (c->live.authenticated)
 				c->authenticated = true;
-			} else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			if (eof) {
 				/* Monitor gone; count it as authenticated (no longer a startup)
 				 * until reaped. */
 				close(c->startup_fd);
@@ -389,6 +539,10 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				            sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
 				const char *src =
 				        strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr;
+				if (master_ctl_refuse(ctl, src, port)) {
+					close(fd); /* banned: before any key exchange or TLS */
+					continue;
+				}
 				struct limits_view v;
 				char block[INET6_ADDRSTRLEN];
 				source_block(s, src, block, sizeof(block));
@@ -403,14 +557,16 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				if (!why && slot == nslots)
 					why = "MaxConnections";
 				if (why) {
+					if (strncmp(why, "PerSource", 9) == 0)
+						master_ctl_flood(ctl, src);
 					log_info("drop connection #%u from [%s]:%s past %s",
 					         v.total, src, port, why);
 					close(fd);
 					continue;
 				}
 				int sp[2];
-				if (pipe2(sp, O_CLOEXEC) < 0) {
-					log_error("pipe: %m");
+				if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+					log_error("socketpair: %m");
 					close(fd);
 					continue;
 				}
@@ -437,6 +593,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 						if (slots[i].startup_fd >= 0)
 							close(slots[i].startup_fd);
 					close(sp[0]);
+					master_ctl_forget(ctl);
 					int fl = fcntl(fd, F_GETFL);
 					fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 					run_connection(s, rt, bind, fd, &ss, sslen, sp[1],
@@ -448,17 +605,21 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 				slots[slot] = (struct conn_slot){.pid = pid, .startup_fd = sp[0]};
 				snprintf(slots[slot].addr, sizeof(slots[slot].addr), "%s", src);
 				snprintf(slots[slot].block, sizeof(slots[slot].block), "%s", block);
+				master_ctl_conn_start(ctl, &slots[slot].live, pid, src, port,
+				                      (int)lkinds[li].proto);
 				log_debug("connection from %s port %s: process %d", src, port,
 				          (int)pid);
 			}
 		}
 	}
 	log_info("Received signal; terminating.");
+	reload_master_stop(&rm);
 	for (size_t i = 0; i < nl; i++)
 		close(lfds[i]);
 	/* Established sessions are independent processes: leave them running, like sshd. */
 	ssh_bind_free(bind);
 	tls_server_free(tls);
+	master_ctl_free(ctl);
 	free(slots);
 	free(pfds);
 	free(pmap);

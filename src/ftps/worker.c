@@ -43,6 +43,11 @@
 #define PASV_TRIES    64
 #define PASV_BACKLOG  8
 #define TLS_HANDSHAKE 0x16 /* first byte of a TLS handshake record */
+/* Transfer memory (the buffer, OpenSSL's connection buffers) stays in the heap while
+ * transfers follow each other and goes back to the kernel after this long without one:
+ * a client sending many small files pays no mmap/munmap, page faults and madvise per
+ * file, and an idle session still keeps none of it. */
+#define TRIM_IDLE_MS 250
 
 enum dstate {
 	D_NONE = 0,
@@ -60,7 +65,8 @@ enum dstate {
 struct fw {
 	const struct ftps_worker_session *s;
 	struct ftp_engine *e;
-	struct tls_data_ctx *dctx;
+	struct tls_data_ctx *dctx; /* built at the first PROT P data connection */
+	struct xbuf blob;          /* the hand-over's resumption blob until then (wiped) */
 	int ctl;
 	struct xbuf ctl_in, ctl_out, feed;
 	bool ctl_eof, ctl_readable, ctl_wblocked, ccc_wait, closing;
@@ -80,7 +86,7 @@ struct fw {
 	char data_peer[INET6_ADDRSTRLEN];
 	uint64_t open_deadline, last_progress, wake;
 	int finish_result;
-	bool trim; /* a transfer ended: give freed memory back before sleeping */
+	uint64_t trim_at; /* a transfer ended: release the transfer memory then (0: none) */
 	uint8_t *buf;
 	size_t blen, boff;
 };
@@ -139,14 +145,12 @@ refuse_log(struct fw *w, const char *fmt, ...)
 static void
 data_close(struct fw *w)
 {
-	if (w->buf)
-		w->trim = true;
+	if (w->ds != D_NONE || w->buf)
+		w->trim_at = ftps_now_ms() + TRIM_IDLE_MS;
 	w->tls = tls_conn_free(w->tls);
 	if (w->data >= 0)
 		close(w->data);
 	w->data = -1;
-	free(w->buf);
-	w->buf = NULL;
 	w->blen = w->boff = 0;
 	w->ds = D_NONE;
 	w->blocked = false;
@@ -215,7 +219,7 @@ pasv_listen(struct fw *w, int family)
 static void
 ticket_for_next(struct fw *w)
 {
-	if (w->dctx)
+	if (w->dctx || xbuf_len(&w->blob))
 		(void)ftps_msg_put(&w->ctl_out, FTPS_MSG_TICKET, NULL, 0);
 }
 
@@ -259,12 +263,25 @@ data_connected(struct fw *w)
 		open_finish(w, 0);
 		return;
 	}
-	if (!w->dctx) {
+	if (!w->dctx && xbuf_len(&w->blob) == 0) {
 		refuse_log(w, "no TLS session to resume (the control connection had no TLS)");
 		open_finish(w, FTP_DATA_E_TLS);
 		return;
 	}
-	int r = tls_conn_new_data(w->dctx, w->data, &w->tls);
+	int r = 0;
+	if (!w->dctx) {
+		/* The first PROT P data connection: only now does this process pay for
+		 * OpenSSL's context (~350 KiB of heap); a session that never transfers under
+		 * PROT P never does. */
+		r = tls_data_ctx_new(xbuf_ptr(&w->blob), xbuf_len(&w->blob), &w->dctx);
+		xbuf_deinit(&w->blob);
+		if (r < 0) {
+			log_error("ftps user %s: TLS data context: %s", w->s->user, strerror(-r));
+			w->dctx = NULL;
+		}
+	}
+	if (w->dctx)
+		r = tls_conn_new_data(w->dctx, w->data, &w->tls);
 	if (r < 0) {
 		refuse_log(w, "TLS: %s", strerror(-r));
 		open_finish(w, FTP_DATA_E_TLS);
@@ -695,7 +712,8 @@ do_action(struct fw *w, const struct ftp_action *a)
 	case FTP_ACT_DATA_SEND:
 	case FTP_ACT_DATA_RECV:
 		w->ds = a->type == FTP_ACT_DATA_SEND ? D_SEND : D_RECV;
-		w->buf = xmalloc(DATA_BUF);
+		if (!w->buf)
+			w->buf = xmalloc(DATA_BUF); /* kept for the next transfer (trim_at) */
 		w->blen = w->boff = 0;
 		w->blocked = false;
 		w->last_progress = ftps_now_ms();
@@ -805,7 +823,8 @@ read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline)
 	return 0;
 }
 
-/* HELLO: state, resumption blob (its buffer is sized once and wiped), pending input. */
+/* HELLO: state, resumption blob (checked now, kept in a buffer sized once and wiped when
+ * the TLS data context is built from it), pending input. */
 static int
 read_hello(struct fw *w, struct ftp_session_state *st)
 {
@@ -833,8 +852,16 @@ read_hello(struct fw *w, struct ftp_session_state *st)
 	    xbuf_get_string_direct(&v, &pending, &plen) < 0 || xbuf_len(&v) != 0 ||
 	    blob_len > BERTH_TLS_BLOB_MAX)
 		return -EBADMSG;
-	if (blob_len > 0 && (r = tls_data_ctx_new(blob, blob_len, &w->dctx)) < 0)
-		return r;
+	if (blob_len > 0) {
+		uint8_t *bp;
+		if ((r = tls_data_blob_check(blob, blob_len)) < 0 || (r = tls_data_prepare()) < 0)
+			return r;
+		xbuf_init(&w->blob, blob_len);
+		if (xbuf_reserve(&w->blob, blob_len, &bp) < 0 ||
+		    xbuf_trim_tail(&w->blob, blob_len) < 0 ||
+		    xbuf_put(&w->blob, blob, blob_len) < 0)
+			return -ENOMEM;
+	}
 	if (xbuf_put(&w->feed, pending, plen) < 0)
 		return -EBADMSG;
 	return 0;
@@ -927,7 +954,12 @@ serve(struct fw *w)
 			continue;
 		}
 		bool was_busy = w->ds != D_NONE;
-		progress |= data_step(w, now);
+		if (data_step(w, now)) {
+			/* A transfer that ended queued its TICKET: its final reply goes into the
+			 * same write to the network child (one wake-up there, not two). */
+			(void)engine_io(w);
+			progress = true;
+		}
 		if (xbuf_len(&w->ctl_out) > 0 && !w->ctl_wblocked) {
 			ssize_t k = ftps_write_from(w->ctl, &w->ctl_out);
 			if (k > 0)
@@ -966,6 +998,8 @@ serve(struct fw *w)
 				        w->last_progress + (uint64_t)w->stall_timeout * 1000);
 			if (w->ds == D_FINISH && !w->wake)
 				deadline = now;
+			if (w->ds == D_NONE)
+				deadline = ftps_deadline_min(deadline, w->trim_at);
 		}
 		struct pollfd p[2];
 		nfds_t np = 0;
@@ -979,11 +1013,15 @@ serve(struct fw *w)
 		bool dwait = w->blocked && dfd >= 0 && w->ds != D_NONE;
 		p[np++] = (struct pollfd){.fd = dwait ? dfd : -1, .events = w->events};
 		int timeout = progress ? 0 : ftps_poll_timeout(deadline);
-		if (!progress && w->trim && w->ds == D_NONE) {
-			/* Idle between transfers: the freed transfer memory leaves the heap
+		if (!progress && w->trim_at && w->ds == D_NONE && now >= w->trim_at) {
+			/* No transfer for TRIM_IDLE_MS: the transfer memory leaves the heap
 			 * (memory per logged-in session). */
+			free(w->buf);
+			w->buf = NULL;
 			(void)malloc_trim(0);
-			w->trim = false;
+			w->trim_at = 0;
+			progress = true; /* look again before sleeping without a deadline */
+			continue;
 		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
@@ -1001,10 +1039,12 @@ serve(struct fw *w)
 int
 ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *const *args, int fd)
 {
-	/* The 256 KiB transfer buffer (and other large blocks) come from mmap and go back
-	 * when freed: an idle session keeps no transfer memory (glibc would otherwise raise
-	 * the threshold after the first free and keep the buffer in the heap). */
-	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	/* The transfer buffer and OpenSSL's buffers come from the heap and are reused from
+	 * one transfer to the next; glibc neither maps nor trims per transfer (fixed
+	 * thresholds), and serve() gives the memory back with malloc_trim() once no
+	 * transfer followed for TRIM_IDLE_MS: an idle session keeps no transfer memory. */
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	struct fw w = {.s = s, .ctl = fd, .listener = -1, .data = -1, .ctl_readable = true};
 	struct wflags f = {0};
 	uint32_t max_line = 0;
@@ -1065,8 +1105,10 @@ ftps_worker_main(struct vfs *vfs, const struct ftps_worker_session *s, char *con
 out:
 	ftp_engine_free(w.e); /* a transfer still running is logged as aborted */
 	data_close(&w);
+	free(w.buf);
 	listener_close(&w);
 	w.dctx = tls_data_ctx_free(w.dctx);
+	xbuf_deinit(&w.blob);
 	xbuf_deinit(&w.ctl_in);
 	xbuf_deinit(&w.ctl_out);
 	xbuf_deinit(&w.feed);

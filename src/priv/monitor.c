@@ -23,6 +23,7 @@
 #include "berth/authkeys.h"
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/control.h"
 #include "berth/ftpsd.h"
 #include "berth/log.h"
 #include "berth/policy.h"
@@ -151,10 +152,8 @@ blob_type(const uint8_t *blob, size_t len, char *out, size_t outlen)
 static void
 tell_master_authenticated(struct monitor *m)
 {
-	if (m->mc->startup_fd >= 0) {
-		(void)!write(m->mc->startup_fd, "A", 1);
-		close(m->mc->startup_fd);
-	}
+	/* The channel stays open: session records and the end of the connection. */
+	conn_report_auth(m->mc->startup_fd, m->user);
 }
 
 static int
@@ -220,8 +219,13 @@ login_protocols(const struct monitor *m)
 static bool
 pin_user(struct monitor *m, const char *user)
 {
-	if (m->user)
-		return strcmp(m->user, user) == 0;
+	if (m->user) {
+		if (strcmp(m->user, user) == 0)
+			return true;
+		/* Another user name on the same connection: a protocol violation. */
+		conn_report_event(m->mc->startup_fd, DEFENDER_VIOLATION);
+		return false;
+	}
 	m->user = xstrdup(user);
 	struct berth_account *a = NULL;
 	int r = berth_account_lookup(m->cfg, monitor_db, user, &a);
@@ -297,6 +301,9 @@ method_result(struct monitor *m, enum berth_auth_method method, bool ok, const c
 		         m->mc->peer_addr, m->mc->peer_port, m->proto_label, detail ? ": " : "",
 		         detail ? detail : "");
 	record_failure(m);
+	if (!over_limit) /* MaxLogins refused a right credential: not the defender's business */
+		conn_report_event(m->mc->startup_fd,
+		                  m->invalid ? DEFENDER_INVALID_USER : DEFENDER_AUTH_FAILURE);
 	if (m->cfg->max_auth_tries && m->failures >= m->cfg->max_auth_tries) {
 		log_info("maximum authentication attempts exceeded for %s%s from %s port %u "
 		         "%s [preauth]",
@@ -653,6 +660,7 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 	log_info("Close session: user %s from %s port %u id %d (%lds, worker status %d)", m->user,
 	         m->mc->peer_addr, m->mc->peer_port, (int)w->pid, (long)(time(NULL) - w->start),
 	         worker_exit_code(st));
+	conn_report_end(m->mc->startup_fd, (uint32_t)w->pid);
 }
 
 static size_t
@@ -856,6 +864,8 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		}
 		return mon_send(m->sock, &no, 1, -1);
 	}
+	/* The session's status page (berthctl sessions); without one it runs unseen. */
+	int lfd = live_status_create();
 	struct worker_params wp = {
 	        .cfg = m->cfg,
 	        .acct = m->acct,
@@ -866,7 +876,10 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .scp_command = scp,
 	        .policy_fd = pfd,
 	        .state_fd = sfd,
+	        .live_fd = lfd,
+	        .has_live_fd = lfd >= 0,
 	        .audit_fd = rec_worker,
+	        .has_audit_fd = rec_worker >= 0,
 	};
 	char *ftps_args[FTPS_WORKER_NARGS] = {0};
 	if (m->ftps) {
@@ -887,6 +900,8 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 			close(rec_mon);
 			close(rec_worker);
 		}
+		if (lfd >= 0)
+			close(lfd);
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	if (pid == 0) {
@@ -908,6 +923,14 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	                 : proto == POLICY_PROTO_FTP ? "ftp"
 	                 : scp                       ? "scp"
 	                                             : "sftp";
+	if (lfd >= 0) {
+		conn_report_session(m->mc->startup_fd, (uint32_t)pid,
+		                    m->ftps ? (proto == POLICY_PROTO_FTPS ? LIVE_FTPS : LIVE_FTP)
+		                    : scp   ? LIVE_SCP
+		                            : LIVE_SFTP,
+		                    lfd);
+		close(lfd);
+	}
 	if (m->ftps)
 		log_info("Starting session: ftp for %s from %s port %u id %d", m->user,
 		         m->mc->peer_addr, m->mc->peer_port, (int)pid);
@@ -1064,6 +1087,7 @@ monitor_connection_run(const struct monitor_conn *mc)
 		log_error("socketpair: %m");
 		return 1;
 	}
+	pid_t monitor_pid = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("fork: %m");
@@ -1073,6 +1097,10 @@ monitor_connection_run(const struct monitor_conn *mc)
 		close(sv[0]);
 		if (mc->startup_fd >= 0)
 			close(mc->startup_fd);
+		/* berthctl kick kills the monitor: the connection goes with it. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != monitor_pid)
+			_exit(1);
 		net_child(mc, sv[1]);
 	}
 	close(sv[1]);
@@ -1162,6 +1190,7 @@ monitor_connection_run(const struct monitor_conn *mc)
 		int r = dispatch(&m, msg, (size_t)n);
 		explicit_bzero(msg, (size_t)n);
 		if (r < 0) {
+			conn_report_event(mc->startup_fd, DEFENDER_VIOLATION);
 			log_error("monitor: bad request from network child for %s port %u: %s",
 			          mc->peer_addr, mc->peer_port, strerror(-r));
 			kill(pid, SIGKILL);

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "berth/audit.h"
 #include "berth/buf.h"
 #include "berth/common.h"
+#include "berth/control.h"
 #include "berth/ftpsd.h"
 #include "berth/fxp_engine.h"
 #include "berth/log.h"
@@ -32,7 +34,8 @@
 #define WORKER_FD 3
 #define POLICY_FD 4 /* the encoded policy, read once at start */
 #define STATE_FD  5 /* the account's shared state file, when it has one */
-#define AUDIT_FD  6 /* transfer records to the monitor, when a transfer log is on */
+/* LIVE_FD (6, control.h): the session's status page, when there is one */
+#define AUDIT_FD 7 /* transfer records to the monitor, when a transfer log is on */
 
 struct worker_log_ctx {
 	const char *user;
@@ -80,6 +83,7 @@ int
 worker_run(const struct worker_params *p, int fd)
 {
 	const struct berth_account *a = p->acct;
+	pid_t monitor_pid = getppid();
 	log_set_ident("berthd");
 	if (p->privileged) {
 		if (a->uid == 0) {
@@ -94,21 +98,27 @@ worker_run(const struct worker_params *p, int fd)
 		}
 	}
 	priv_harden_process();
-	/* Session socket, policy, state file and record socket become fds 3, 4, 5, 6: move
-	 * them out of the way first so no dup2 clobbers another. */
-	int fds[4] = {fd, p->policy_fd, p->state_fd, p->audit_fd};
-	for (int i = 0; i < 4; i++)
-		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 4)) < 0)
+	/* berthctl kick kills the monitor: the session goes with it (set after the uid
+	 * change, which clears it). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != monitor_pid)
+		return 1;
+	/* Session socket, policy, state file, status page and record socket become fds 3,
+	 * 4, 5, 6, 7: move them out of the way first so no dup2 clobbers another. */
+	int fds[5] = {fd, p->policy_fd, p->state_fd, p->has_live_fd ? p->live_fd : -1,
+	              p->has_audit_fd ? p->audit_fd : -1};
+	for (int i = 0; i < 5; i++)
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 5)) < 0)
 			return 1;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
 			return 1;
-	/* Nothing but stdio, the session socket, the policy (and state file and record
-	 * socket when there are) cross the exec: an absent one's number is closed too. */
-	if (p->state_fd < 0)
-		close(STATE_FD);
-	if (p->audit_fd < 0)
-		close(AUDIT_FD);
+	/* Nothing but stdio, the session socket, the policy (and the state file, the
+	 * status page and the record socket when there are) cross the exec: an absent
+	 * one's number is closed too. */
+	for (int i = 2; i < 5; i++)
+		if (fds[i] < 0)
+			close(WORKER_FD + i);
 	close_range(AUDIT_FD + 1, ~0U, 0);
 
 	char umask_s[16], port_s[16], level_s[16], fac_s[16];
@@ -251,6 +261,9 @@ worker_exec_main(int argc, char **argv)
 	bool ftp = argc == 18 + FTPS_WORKER_NARGS && strcmp(argv[1], WORKER_FTP_ARGV_MARK) == 0;
 	if (!ftp && (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0))
 		return 2;
+	/* The status page, if the monitor passed one (checked before anything else can
+	 * take fd LIVE_FD). */
+	bool live = fcntl(LIVE_FD, F_GET_SEALS) >= 0;
 	bool seccomp = strcmp(argv[16], "noseccomp") != 0;
 	bool scp = strcmp(argv[14], "scp") == 0;
 	const char *root = argv[2], *start = argv[3], *user = argv[6], *peer = argv[7],
@@ -293,7 +306,9 @@ worker_exec_main(int argc, char **argv)
 		policy_free(pol);
 		return 1;
 	}
-	/* Transfer records for the monitor's transfer logs (fd 6 when they are on). */
+	if (live && (r = live_status_attach(LIVE_FD, v)) < 0)
+		log_verbose("worker for %s: no live status: %s", user, strerror(-r));
+	/* Transfer records for the monitor's transfer logs (fd 7 when they are on). */
 	audit_worker_init(AUDIT_FD);
 	r = audit_worker_wrap(&v);
 	if (r < 0) {

@@ -95,34 +95,79 @@ import_session(struct tls_data_ctx *d)
 	return ok == 1 ? 0 : -EINVAL;
 }
 
-int
-tls_data_ctx_new(const void *blob, size_t len, struct tls_data_ctx **ret)
+/* The blob's fields (views into it, strings allocated). 0 or -EBADMSG. */
+struct blob_fields {
+	const uint8_t *keys, *der;
+	size_t der_len;
+	char *ciphers, *suites;
+	uint8_t tls13_only;
+	uint32_t lifetime;
+};
+
+static void
+blob_fields_free(struct blob_fields *f)
+{
+	free(f->ciphers);
+	free(f->suites);
+	f->ciphers = f->suites = NULL;
+}
+
+static int
+blob_parse(const void *blob, size_t len, struct blob_fields *f)
 {
 	struct xbuf b;
-	uint32_t magic, version, lifetime;
-	const uint8_t *keys, *der;
-	size_t keys_len, der_len;
-	_cleanup_free_ char *ciphers = NULL, *suites = NULL;
-	uint8_t tls13_only;
+	uint32_t magic, version;
+	size_t keys_len;
+	*f = (struct blob_fields){0};
 	xbuf_view_init(&b, blob, len);
 	if (xbuf_get_u32(&b, &magic) < 0 || magic != BLOB_MAGIC || xbuf_get_u32(&b, &version) < 0 ||
-	    version != BLOB_VERSION || xbuf_get_string_direct(&b, &keys, &keys_len) < 0 ||
-	    keys_len != TLS_TICKET_KEYS_LEN || xbuf_get_cstring(&b, &ciphers, 4096) < 0 ||
-	    xbuf_get_cstring(&b, &suites, 4096) < 0 || xbuf_get_u8(&b, &tls13_only) < 0 ||
-	    tls13_only > 1 || xbuf_get_u32(&b, &lifetime) < 0 || lifetime == 0 ||
-	    lifetime > BERTH_TLS_MAX_SESSION_LIFETIME ||
-	    xbuf_get_string_direct(&b, &der, &der_len) < 0 || der_len > SESSION_MAX ||
-	    xbuf_len(&b) != 0)
+	    version != BLOB_VERSION || xbuf_get_string_direct(&b, &f->keys, &keys_len) < 0 ||
+	    keys_len != TLS_TICKET_KEYS_LEN || xbuf_get_cstring(&b, &f->ciphers, 4096) < 0 ||
+	    xbuf_get_cstring(&b, &f->suites, 4096) < 0 || xbuf_get_u8(&b, &f->tls13_only) < 0 ||
+	    f->tls13_only > 1 || xbuf_get_u32(&b, &f->lifetime) < 0 || f->lifetime == 0 ||
+	    f->lifetime > BERTH_TLS_MAX_SESSION_LIFETIME ||
+	    xbuf_get_string_direct(&b, &f->der, &f->der_len) < 0 || f->der_len > SESSION_MAX ||
+	    xbuf_len(&b) != 0) {
+		blob_fields_free(f);
 		return -EBADMSG;
+	}
+	return 0;
+}
 
+int
+tls_data_prepare(void)
+{
+	/* The library's one-time set-up: loading the configuration reads files and asks
+	 * sysinfo() (glibc), which the worker's seccomp filter does not allow. */
+	if (OPENSSL_init_ssl(0, NULL) != 1) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+tls_data_blob_check(const void *blob, size_t len)
+{
+	struct blob_fields f;
+	int r = blob_parse(blob, len, &f);
+	blob_fields_free(&f);
+	return r;
+}
+
+static int
+data_ctx_build(const struct blob_fields *f, struct tls_data_ctx **ret)
+{
+	const uint8_t *der = f->der;
+	size_t der_len = f->der_len;
 	struct tls_data_ctx *d = xcalloc(1, sizeof(*d));
 	d->ctx = SSL_CTX_new(TLS_server_method());
 	if (!d->ctx) {
 		tls_data_ctx_free(d);
 		return -ENOMEM;
 	}
-	int r = tls_ctx_configure(d->ctx, ciphers, suites, tls13_only, lifetime, keys, NULL,
-	                          "TLS data");
+	int r = tls_ctx_configure(d->ctx, f->ciphers, f->suites, f->tls13_only, f->lifetime,
+	                          f->keys, NULL, "TLS data");
 	if (r) {
 		tls_data_ctx_free(d);
 		return r < 0 ? r : -EINVAL;
@@ -156,6 +201,18 @@ tls_data_ctx_new(const void *blob, size_t len, struct tls_data_ctx **ret)
 	}
 	*ret = d;
 	return 0;
+}
+
+int
+tls_data_ctx_new(const void *blob, size_t len, struct tls_data_ctx **ret)
+{
+	struct blob_fields f;
+	int r = blob_parse(blob, len, &f);
+	if (r < 0)
+		return r;
+	r = data_ctx_build(&f, ret);
+	blob_fields_free(&f);
+	return r;
 }
 
 struct tls_data_ctx *

@@ -7,22 +7,58 @@
 
 #define DISPATCH(obj, op, ...) ((obj)->ops->op ? (obj)->ops->op(__VA_ARGS__) : -ENOSYS)
 
+/* The session's live status (berthctl sessions): one observer of the top of the stack. */
+static const struct vfs_observer *observer;
+
+void
+vfs_set_observer(const struct vfs_observer *o)
+{
+	observer = o;
+}
+
+static void
+observe_open(struct vfs *v, const char *path, int r, struct vfs_file **ret)
+{
+	if (observer && r == 0 && v == observer->top)
+		observer->opened(observer->userdata, *ret, path);
+}
+
+static void
+observe_io(struct vfs_file *f, bool in, int r, const size_t *n)
+{
+	if (observer && r == 0 && f->vfs == observer->top)
+		observer->moved(observer->userdata, in, *n);
+}
+
+static void
+observe_close(struct vfs_file *f)
+{
+	if (observer && f->vfs == observer->top)
+		observer->closed(observer->userdata, f);
+}
+
 int
 vfs_open(struct vfs *v, const char *path, unsigned flags, uint32_t mode, struct vfs_file **ret)
 {
-	return DISPATCH(v, open, v, path, flags, mode, ret);
+	int r = DISPATCH(v, open, v, path, flags, mode, ret);
+	observe_open(v, path, r, ret);
+	return r;
 }
 
 int
 vfs_pread(struct vfs_file *f, void *buf, size_t len, uint64_t off, size_t *ret_n)
 {
-	return DISPATCH(f->vfs, pread, f, buf, len, off, ret_n);
+	int r = DISPATCH(f->vfs, pread, f, buf, len, off, ret_n);
+	observe_io(f, false, r, ret_n);
+	return r;
 }
 
 int
 vfs_pwrite(struct vfs_file *f, const void *buf, size_t len, uint64_t off, size_t *ret_n)
 {
-	return DISPATCH(f->vfs, pwrite, f, buf, len, off, ret_n);
+	int r = DISPATCH(f->vfs, pwrite, f, buf, len, off, ret_n);
+	observe_io(f, true, r, ret_n);
+	return r;
 }
 
 int
@@ -54,6 +90,7 @@ vfs_close(struct vfs_file *f)
 {
 	if (!f)
 		return 0;
+	observe_close(f);
 	return DISPATCH(f->vfs, close, f);
 }
 
@@ -163,7 +200,9 @@ vfs_splice_to(struct vfs_file *f, uint64_t off, size_t len, int out_fd, size_t *
 {
 	if (!f->vfs->ops->splice_to)
 		return -EOPNOTSUPP;
-	return f->vfs->ops->splice_to(f, off, len, out_fd, ret_moved);
+	int r = f->vfs->ops->splice_to(f, off, len, out_fd, ret_moved);
+	observe_io(f, false, r, ret_moved);
+	return r;
 }
 
 bool
@@ -178,8 +217,10 @@ vfs_close_ex(struct vfs_file *f, unsigned flags, struct vfs_close_report *ret)
 	*ret = (struct vfs_close_report){.published = true};
 	if (!f)
 		return 0;
-	if (f->vfs->ops->close_ex)
+	if (f->vfs->ops->close_ex) {
+		observe_close(f);
 		return f->vfs->ops->close_ex(f, flags, ret);
+	}
 	return vfs_close(f);
 }
 

@@ -12,8 +12,8 @@
 #   --logins N       connect+login+LIST runs per timed run (default 10)
 #   --idle N         idle logged-in sessions for the PSS measurement (default 20)
 #   --vsftpd PATH    vsftpd binary (default /usr/sbin/vsftpd)
-#   --workloads LIST comma list of download,upload,mirror-up,mirror-down,login-list,pss
-#                    (default: all)
+#   --workloads LIST comma list of download,upload,mirror-up,mirror-up-same,mirror-down,
+#                    login-list,pss,pss-login (default: all)
 #   -h, --help       this text
 #
 # Both servers get a generated configuration on free ports of 127.0.0.1, the same EC P-256
@@ -22,10 +22,16 @@
 # force_local_data_ssl, require_ssl_reuse), and the same local user (created by the bench,
 # removed at the end) with its files on tmpfs. The same clients drive both, pinned to
 # TLS 1.3 with AES-128-GCM: curl for the big download and upload (PROT P), lftp mirror for
-# N small files up and down, curl for connect + login + LIST, Python ftplib for the idle
-# sessions whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
-# measured. Each run does berth then vsftpd or the reverse (alternating). Output: medians,
-# and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
+# N small files up and down (mirror-up with lftp's defaults, where berthd also gets an MFMT
+# per file because it lists MFMT in FEAT; mirror-up-same with ftp:use-feat off, so both
+# servers receive exactly the same commands), curl for connect + login + LIST, Python
+# ftplib for the idle
+# sessions (pss: logged in, PROT P, one NLST done; pss-login: logged in and PROT P, no
+# data connection yet) whose PSS (from /proc/PID/smaps_rollup over the server's process tree) is
+# measured. Each run does berth then vsftpd or the reverse (alternating). For the small
+# files the servers' CPU per file is reported as well (master plus reaped session
+# processes, /proc/PID/stat): wall time there is mostly the client's CPU and scheduling.
+# Output: medians, and the ratio berth/vsftpd (lower is better for every row), with the targets: wall time
 # <= 0.83x on the transfer workloads (1.2x the throughput), memory per session <= 1.0x.
 set -euo pipefail
 
@@ -38,7 +44,7 @@ size=1024
 nfiles=1000
 nlogins=10
 nidle=20
-wl=download,upload,mirror-up,mirror-down,login-list,pss
+wl=download,upload,mirror-up,mirror-up-same,mirror-down,login-list,pss,pss-login
 PY=/usr/bin/python3
 BUSER=berthbench
 export PYTHONPATH="$repo/tests/daemon${PYTHONPATH:+:$PYTHONPATH}" # ftpslib.py
@@ -196,11 +202,25 @@ LFTP_SET="set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-
 LFTP_SET+=" set ssl:priority NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM;"
 LFTP_SET+=" set net:max-retries 1; set cmd:fail-exit true;"
 
-# One workload on one server: prints the wall time in seconds, checks the result.
+# CPU time (ticks) the server's master and its reaped children used so far, once no
+# session process is left.
+server_ticks() { # server
+	local pid
+	pid=$(pid_of "$1")
+	for _ in $(seq 1 200); do
+		[[ -z $(pgrep -P "$pid") ]] && break
+		sleep 0.05
+	done
+	awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"
+}
+
+# One workload on one server: prints the wall time in seconds, checks the result. The
+# small-file workloads also leave the server's CPU milliseconds per file in $W/cpu.
 work() { # workload server
-	local w=$1 s=$2 port dir t0 t1
+	local w=$1 s=$2 port dir t0 t1 c0
 	port=$(port_of "$s")
 	dir=$(dir_of "$s")
+	c0=$(server_ticks "$s")
 	case $w in
 	download)
 		t0=$(now)
@@ -217,11 +237,13 @@ work() { # workload server
 		cmp -s "$W/local/big.bin" "$dir/up.bin" || { echo "$s: upload differs" >&2; exit 1; }
 		rm -f "$dir/up.bin"
 		;;
-	mirror-up)
+	mirror-up | mirror-up-same)
 		rm -rf "$dir/small"
+		local same=""
+		[[ $w == mirror-up-same ]] && same="set ftp:use-feat false;"
 		t0=$(now)
 		lftp -u "$BUSER,$PASSWORD" -p "$port" \
-			-e "$LFTP_SET mirror -R $W/local/small small; quit" 127.0.0.1 >/dev/null
+			-e "$LFTP_SET $same mirror -R $W/local/small small; quit" 127.0.0.1 >/dev/null
 		t1=$(now)
 		diff -r "$W/local/small" "$dir/small" >/dev/null || { echo "$s: mirror up differs" >&2; exit 1; }
 		;;
@@ -245,35 +267,54 @@ work() { # workload server
 		return
 		;;
 	esac
+	echo "($(server_ticks "$s") - $c0) * 1000 / $(getconf CLK_TCK) / $nfiles" | bc -l >"$W/cpu"
 	echo "$t1 - $t0" | bc -l
 }
 
-declare -A T
+# Control commands per uploaded file (untimed, lftp's debug output): what each server
+# is asked to do in mirror-up and mirror-up-same.
+cmds_per_file() { # server same
+	local dir same=""
+	dir=$(dir_of "$1")
+	[[ $2 == 1 ]] && same="set ftp:use-feat false;"
+	rm -rf "$dir/small"
+	lftp -d -u "$BUSER,$PASSWORD" -p "$(port_of "$1")" \
+		-e "$LFTP_SET $same mirror -R $W/local/small small; quit" 127.0.0.1 2>&1 >/dev/null |
+		grep -c -- '^---> ' | awk -v n="$nfiles" '{printf "%.2f", $1 / n}'
+}
+
+declare -A T C
 IFS=, read -r -a workloads <<<"$wl"
 has() { [[ ",$wl," == *",$1,"* ]]; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for w in "${workloads[@]}"; do
-	[[ $w == pss ]] && continue
+	[[ $w == pss || $w == pss-login ]] && continue
 	work "$w" berth >/dev/null # warm-up, untimed
 	work "$w" vsftpd >/dev/null
 	for r in $(seq 1 "$runs"); do
 		if ((r % 2)); then order=(berth vsftpd); else order=(vsftpd berth); fi
-		for s in "${order[@]}"; do T[$w-$s]+="$(work "$w" "$s") "; done
+		for s in "${order[@]}"; do
+			T[$w-$s]+="$(work "$w" "$s") "
+			C[$w-$s]+="$(cat "$W/cpu" 2>/dev/null || echo 0) "
+		done
 	done
 	echo "  $w: berth ${T[$w-berth]}| vsftpd ${T[$w-vsftpd]}"
 done
 
-# ---- PSS per idle logged-in session (PROT P, one LIST done)
-pss() { # server
-	$PY - "$(port_of "$1")" "$BUSER" "$PASSWORD" "$nidle" "$(pid_of "$1")" <<'EOF'
+# ---- PSS per idle logged-in session (PROT P; with one NLST done, or none)
+pss() { # server list(1|0)
+	$PY - "$(port_of "$1")" "$BUSER" "$PASSWORD" "$nidle" "$(pid_of "$1")" "$2" <<'EOF'
 import sys, time
 from ftpslib import ReusingFTP_TLS, context, pss, tree
 port, user, pw, n, master = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+do_list = sys.argv[6] == "1"
 before = sum(pss(p) for p in [master] + tree(master))
 sess = []
 for i in range(n):
     f = ReusingFTP_TLS(context=context(), timeout=60)
-    f.connect("127.0.0.1", port); f.login(user, pw); f.prot_p(); f.nlst("list")
+    f.connect("127.0.0.1", port); f.login(user, pw); f.prot_p()
+    if do_list:
+        f.nlst("list")
     sess.append(f)
 time.sleep(1)  # let the processes settle (not a synchronisation: nothing waits on it)
 procs = [master] + tree(master)
@@ -284,8 +325,12 @@ for f in sess:
 EOF
 }
 if has pss; then
-	read -r T[pss-berth] PROCS_B < <(pss berth)
-	read -r T[pss-vsftpd] PROCS_V < <(pss vsftpd)
+	read -r T[pss-berth] PROCS_B < <(pss berth 1)
+	read -r T[pss-vsftpd] PROCS_V < <(pss vsftpd 1)
+fi
+if has pss-login; then
+	read -r T[pss-login-berth] PROCS_B < <(pss berth 0)
+	read -r T[pss-login-vsftpd] PROCS_V < <(pss vsftpd 0)
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -303,11 +348,25 @@ has upload && line "upload ${size} MiB, curl PROT P (s)" "$(median "${T[upload-b
 	"$(median "${T[upload-vsftpd]}")" 0.83
 has mirror-up && line "lftp mirror up $nfiles x 4 KiB (s)" "$(median "${T[mirror-up-berth]}")" \
 	"$(median "${T[mirror-up-vsftpd]}")" 0.83
+has mirror-up-same && line "lftp mirror up, same commands (s)" \
+	"$(median "${T[mirror-up-same-berth]}")" "$(median "${T[mirror-up-same-vsftpd]}")" 0.83
 has mirror-down && line "lftp mirror down $nfiles x 4 KiB (s)" \
 	"$(median "${T[mirror-down-berth]}")" "$(median "${T[mirror-down-vsftpd]}")" 0.83
 has login-list && line "connect+login+LIST, mean (s)" "$(median "${T[login-list-berth]}")" \
 	"$(median "${T[login-list-vsftpd]}")" 1.00
-if has pss; then
-	line "PSS per idle logged-in session (KiB)" "${T[pss-berth]}" "${T[pss-vsftpd]}" 1.00
+for w in mirror-up mirror-up-same mirror-down; do
+	has $w && line "  server CPU per file, $w (ms)" "$(median "${C[$w-berth]}")" \
+		"$(median "${C[$w-vsftpd]}")" 0.83
+done
+if has mirror-up || has mirror-up-same; then
+	echo "(control commands per file, mirror up: berth $(cmds_per_file berth 0), vsftpd" \
+		"$(cmds_per_file vsftpd 0); same commands: berth $(cmds_per_file berth 1), vsftpd" \
+		"$(cmds_per_file vsftpd 1))"
+fi
+has pss && line "PSS per idle session, after a LIST (KiB)" "${T[pss-berth]}" \
+	"${T[pss-vsftpd]}" 1.00
+has pss-login && line "PSS per idle session, no transfer (KiB)" "${T[pss-login-berth]}" \
+	"${T[pss-login-vsftpd]}" 1.00
+if has pss || has pss-login; then
 	echo "(processes per idle session: berth $PROCS_B, vsftpd $PROCS_V)"
 fi

@@ -3,12 +3,16 @@
 """berthctl explain against what a real client experiences.
 
 For every case of a table: run `berthctl explain` (text and --json), then the real
-operation through paramiko (or OpenSSH scp) against the running berthd, and check that
+operation through paramiko (OpenSSH scp, or Python ftplib over explicit FTPS with
+PROT P for the --protocol ftps cases) against the running berthd, and check that
 both say allowed or both say denied, at the same stage (login, session, path, quota), and
 that the printed result names the rule that decides, with its file:line.
 
 Usage: explain.py CASES   (main | global-readonly)
-Environment: PORT, KEY, RO_KEY, BERTHCTL, CONF, ACCOUNTS, T (from test-explain.sh)."""
+Environment: PORT, KEY, RO_KEY, BERTHCTL, CONF, ACCOUNTS, T, FTPS_PORT, PASSWORD (from
+test-explain.sh)."""
+import ftplib
+import io
 import json
 import os
 import stat
@@ -19,6 +23,7 @@ import time
 import paramiko
 from paramiko.sftp import CMD_EXTENDED
 
+from ftpslib import ReusingFTP_TLS, context
 from testlib import scaled, ssh_connect_args
 
 PORT = int(os.environ["PORT"])
@@ -28,6 +33,8 @@ BERTHCTL = os.environ["BERTHCTL"]
 CONF = os.environ["CONF"]
 ACCOUNTS = os.environ["ACCOUNTS"]
 T = os.environ["T"]
+FTPS_PORT = int(os.environ["FTPS_PORT"])
+PASSWORD = os.environ["PASSWORD"]
 
 
 def line_of(path, text, after=None):
@@ -119,9 +126,53 @@ def sftp_op(s, op, path, target, size):
         raise AssertionError("no real operation for " + op)
 
 
+def ftp_op(f, op, path, target, size):
+    op = ALIASES.get(op, op)
+    if op == "list":
+        f.retrlines("LIST " + path, lambda line: None)
+    elif op == "download":
+        f.retrbinary("RETR " + path, lambda data: None)
+    elif op in ("upload", "overwrite"):
+        f.storbinary("STOR " + path, io.BytesIO(b"u" * size))
+    elif op == "delete":
+        f.delete(path)
+    elif op == "rename":
+        f.rename(path, target)
+    elif op == "mkdir":
+        f.mkd(path)
+    elif op == "rmdir":
+        f.rmd(path)
+    else:
+        raise AssertionError("no FTP operation for " + op)
+
+
+def real_ftps(case):
+    """The operation over explicit FTPS (AUTH TLS, PROT P) with the account's password:
+    530 at login is the login stage, 550 (450 for LIST, RFC 959) the path, 552 the
+    quota."""
+    f = ReusingFTP_TLS(context=context(), timeout=scaled(30))
+    try:
+        f.connect("127.0.0.1", FTPS_PORT)
+        try:
+            f.login(case["account"], PASSWORD)
+        except ftplib.error_perm:
+            return "login"
+        f.prot_p()
+        ftp_op(f, case["op"], case["path"], case.get("to"), case.get("size", 100))
+        return "ok"
+    except (ftplib.error_perm, ftplib.error_temp) as e:
+        code = str(e)[:3]
+        return {"450": "path", "550": "path", "552": "quota", "553": "path"}.get(
+            code, "other:" + str(e))
+    finally:
+        f.close()
+
+
 def real(case):
     """'ok', or the stage that refused: login, session, path, quota."""
     user, op, path = case["account"], case["op"], case["path"]
+    if case.get("protocol") == "ftps":
+        return real_ftps(case)
     if case.get("protocol") == "scp":
         dest = os.path.join(T, "scp-out")
         r = subprocess.run(
@@ -173,8 +224,9 @@ def refusing_stage(report):
 
 
 def check(case):
-    name = "%s %s %s%s" % (case["account"], case["op"], case["path"],
-                           " -> " + case["to"] if case.get("to") else "")
+    name = "%s %s %s%s%s" % (case["account"], case["op"], case["path"],
+                             " -> " + case["to"] if case.get("to") else "",
+                             " (%s)" % case["protocol"] if case.get("protocol") else "")
     rc, text, err = explain(case, False)
     jrc, jtext, jerr = explain(case, True)
     if rc not in (0, 1) or jrc != rc:
@@ -315,6 +367,23 @@ def main_cases():
              rule=acct("Protocols scp", "scponly")),
         dict(account="scponly", op="download", path="/readme", want="ok", protocol="scp",
              args=["--protocol", "scp"], rule="no Permissions rule"),
+        # FTPS (ftplib, explicit TLS, PROT P): the same policy below the FTP engine
+        dict(account="partner", op="list", path="/in", want="path", protocol="ftps",
+             args=["--protocol", "ftps"], rule=acct("Permissions /in upload-only")),
+        dict(account="partner", op="upload", path="/in/evil.exe", want="path",
+             protocol="ftps", args=["--protocol", "ftps"],
+             rule=acct("Filter /in *.csv,!*.exe")),
+        dict(account="partner", op="upload", path="/in/ftp.csv", want="ok", protocol="ftps",
+             args=["--protocol", "ftps"], rule=acct("Filter /in *.csv,!*.exe")),
+        dict(account="partner", op="download", path="/out/report.pdf", want="ok",
+             protocol="ftps", args=["--protocol", "ftps"],
+             rule=acct("Permissions /out list,download")),
+        dict(account="ro", op="upload", path="/x.txt", want="path", protocol="ftps",
+             args=["--protocol", "ftps"], rule=acct("ReadOnly yes", "ro")),
+        dict(account="ftponly", op="list", path="/", want="ok", protocol="ftps",
+             args=["--protocol", "ftps"], rule="no Permissions rule"),
+        dict(account="scponly", op="list", path="/", want="login", protocol="ftps",
+             args=["--protocol", "ftps"], rule=acct("Protocols scp", "scponly")),
     ]
 
 
@@ -322,6 +391,8 @@ def global_ro_cases():
     return [
         dict(account="partner", op="upload", path="/work/g.csv", want="path",
              rule=conf("ReadOnly yes"), also=["ReadOnly yes (berthd.conf)"]),
+        dict(account="partner", op="upload", path="/work/g.csv", want="path",
+             protocol="ftps", args=["--protocol", "ftps"], rule=conf("ReadOnly yes")),
         dict(account="partner", op="download", path="/out/report.pdf", want="ok",
              rule=acct("Permissions /out list,download")),
     ]

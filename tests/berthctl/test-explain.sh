@@ -3,17 +3,23 @@
 # berthctl explain against a real berthd: for a table of cases (Group/Inherit,
 # Permissions, Filter, ReadOnly by account, by key and in berthd.conf, AllowFrom,
 # DenyFrom, Expires, Protocols, SetstatMode, QuotaSize, MaxFileSize, MaxLogins,
-# DenyUsers, a disabled account) explain and a real client (paramiko, OpenSSH scp) must
-# agree on allowed or denied and on the stage, and explain must name the deciding rule
-# with its file:line. Also: usage errors, unknown accounts, --json, hypothetical stages.
+# DenyUsers, a disabled account) explain and a real client (paramiko, OpenSSH scp, and
+# Python ftplib over FTPS for --protocol ftps) must agree on allowed or denied and on the
+# stage, and explain must name the deciding rule with its file:line. Also: usage errors,
+# unknown accounts, --json, hypothetical stages.
 BERTHD=${1:-${BERTHD:-}}
 source "$(dirname "$0")/../daemon/lib.sh"
+source "$(dirname "$0")/../daemon/ftps-lib.sh"
 : "${BERTHCTL:?BERTHCTL must point at the berthctl binary}"
 
 ctl() { "$BERTHCTL" -f "$T/berthd.conf" "$@"; }
 
 setup_keys
+setup_cert
 write_accounts
+mapfile -t FTPS_LINES < <(ftps_config)
+# The accounts the FTPS cases log in to have a password too (FTP has no keys).
+PWHASH=$(mkpasswd -m yescrypt "$PASSWORD")
 cp "$T/client_key.pub" "$T/authorized_keys"
 readonly_key
 account() { jail_account "$@"; }
@@ -31,8 +37,8 @@ seed_jail() {
 }
 
 partners_group
-account partner "Inherit partners"
-account ro "ReadOnly yes"
+account partner "Inherit partners" "Password $PWHASH"
+account ro "ReadOnly yes" "Password $PWHASH"
 account keyro "AuthorizedKeysFile $T/ro_keys"
 account ign "SetstatMode ignore"
 account ref "SetstatMode refuse"
@@ -41,8 +47,8 @@ account expired "Expires 2020-01-01"
 account future "Expires 2099-01-01"
 account elsewhere "AllowFrom 192.0.2.0/24"
 account denied "DenyFrom 127.0.0.0/8"
-account ftponly "Protocols ftps"
-account scponly "Protocols scp"
+account ftponly "Protocols ftps" "Password $PWHASH"
+account scponly "Protocols scp" "Password $PWHASH"
 account disabled "Disabled yes"
 account blocked
 account single "MaxLogins 1"
@@ -50,12 +56,12 @@ for a in partner ro keyro ign ref expired future elsewhere denied ftponly scponl
 	seed_jail "$a"
 done
 chown "$ACCT_UID:$ACCT_GID" "$T/root-quota"
-write_config "DenyUsers blocked"
+write_config "DenyUsers blocked" "${FTPS_LINES[@]}"
 "$BERTHD" -t -f "$T/berthd.conf" || fail "berthd -t refuses the test configuration"
 start_berthd
 
 export PORT KEY="$T/client_key" RO_KEY="$T/ro_key" BERTHCTL CONF="$T/berthd.conf" \
-	ACCOUNTS="$T/accounts" T
+	ACCOUNTS="$T/accounts" T FTPS_PORT PASSWORD
 EXPLAIN_PY="$(dirname "$0")/explain.py"
 
 # ---- usage errors and unknown accounts: exit status 2 ----
@@ -112,7 +118,7 @@ ok "--json escapes control characters and invalid UTF-8; text output keeps one i
 
 # ---- ReadOnly in berthd.conf (global), with its file:line ----
 stop_berthd
-write_config "DenyUsers blocked" "ReadOnly yes"
+write_config "DenyUsers blocked" "ReadOnly yes" "${FTPS_LINES[@]}"
 start_berthd
 $PY "$EXPLAIN_PY" global-readonly >"$T/x.out" 2>&1 || { cat "$T/x.out"; fail "global ReadOnly"; }
 grep '^ok - ' "$T/x.out"

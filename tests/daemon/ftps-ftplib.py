@@ -12,7 +12,7 @@ from ftpslib import ImplicitFTP_TLS, ReusingFTP_TLS, context
 
 port, iport, password, tmp, jail = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                     sys.argv[4], sys.argv[5])
-TIMEOUT = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
+TIMEOUT = 90 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
 
 
 def sha(b):

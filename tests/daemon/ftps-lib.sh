@@ -10,7 +10,7 @@ while [[ $FTPS_IPORT == "$FTPS_PORT" || $FTPS_PORT == "$PORT" || $FTPS_IPORT == 
 	FTPS_PORT=$(free_port)
 	FTPS_IPORT=$(free_port)
 done
-TMO=$((30 * SCALE))
+TMO=$((90 * SCALE))
 
 # setup_cert: an EC P-256 self-signed certificate for localhost and 127.0.0.1.
 setup_cert() {

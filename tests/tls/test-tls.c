@@ -743,12 +743,19 @@ test_blob_malformed(void **state)
 	memcpy(copy, xbuf_ptr(&blob), len);
 	copy[len] = 0;
 	struct tls_data_ctx *d = NULL;
-	for (size_t cut = 0; cut < len; cut += 7)
+	for (size_t cut = 0; cut < len; cut += 7) {
 		assert_int_equal(tls_data_ctx_new(copy, cut, &d), -EBADMSG);
+		assert_int_equal(tls_data_blob_check(copy, cut), -EBADMSG);
+	}
 	assert_int_equal(tls_data_ctx_new(copy, len + 1, &d), -EBADMSG);
+	assert_int_equal(tls_data_blob_check(copy, len + 1), -EBADMSG);
 	copy[0] ^= 1;
 	assert_int_equal(tls_data_ctx_new(copy, len, &d), -EBADMSG);
+	assert_int_equal(tls_data_blob_check(copy, len), -EBADMSG);
 	copy[0] ^= 1;
+	/* The worker checks at the hand-over and builds the context later. */
+	assert_int_equal(tls_data_blob_check(copy, len), 0);
+	assert_int_equal(tls_data_prepare(), 0);
 	assert_int_equal(tls_data_ctx_new(copy, len, &d), 0);
 	tls_data_ctx_free(d);
 	freezero(copy, len + 1);
