@@ -885,6 +885,10 @@ handle_note(struct monitor *m, struct xbuf *req)
 	_cleanup_free_ char *line = NULL;
 	if (xbuf_get_u8(req, &level) < 0 || xbuf_get_cstring(req, &line, 1024) < 0)
 		return -EBADMSG;
+	if (level & MON_NOTE_VIOLATION) {
+		conn_report_event(m->mc->startup_fd, DEFENDER_VIOLATION);
+		level &= (uint8_t)~MON_NOTE_VIOLATION;
+	}
 	if (level < LOG_LEVEL_FATAL || level > LOG_LEVEL_DEBUG3)
 		level = LOG_LEVEL_INFO;
 	log_msg((enum log_level)level, "%s", line);
