@@ -95,11 +95,22 @@ load_accounts(const struct berth_config *cfg)
 			log_error("%s", errs.msgs[i]);
 		berth_errors_free(&errs);
 		if (r < 0 || !db) {
-			/* Fail closed: nobody can log in until the file is fixed. */
-			log_error("AccountsFile %s: %s; refusing logins", cfg->accounts_file,
-			          r < 0 ? strerror(-r) : "invalid");
+			/* The configuration in force stays: the last copy validated at start,
+			 * reload or by berthctl. Without one, fail closed. */
 			berth_accounts_free(db);
 			db = NULL;
+			_cleanup_free_ char *good =
+			        berth_accounts_last_good_path(cfg->state_directory);
+			if (berth_accounts_load(good, &db, NULL) == 0 && db) {
+				log_error("AccountsFile %s: %s; serving the last good copy %s",
+				          cfg->accounts_file, r < 0 ? strerror(-r) : "invalid",
+				          good);
+			} else {
+				berth_accounts_free(db);
+				db = NULL;
+				log_error("AccountsFile %s: %s; refusing logins",
+				          cfg->accounts_file, r < 0 ? strerror(-r) : "invalid");
+			}
 		}
 	}
 	return db ? db : berth_accounts_new_empty();
