@@ -126,6 +126,19 @@ int berth_accounts_load(const char *path, struct berth_accounts **ret, struct be
 int berth_accounts_load_string(const char *text, size_t len, const char *name,
                                struct berth_accounts **ret, struct berth_errors *errors);
 
+/*
+ * The last good accounts file: a copy (StateDirectory/accounts.last-good, root 0600) of
+ * the last text that berthd validated at start or reload, or that berthctl wrote. A
+ * monitor that finds the live file broken (a hand edit) serves this copy instead, so a
+ * configuration with errors never replaces the one in force.
+ */
+char *berth_accounts_last_good_path(const char *state_dir);
+/* Parse the accounts file at @path and, when it is valid, keep its exact bytes as the
+ * last good copy. 0, BERTH_ACCOUNT_E_INVALID (nothing kept) or -errno. */
+int berth_accounts_keep_last_good(const char *path, const char *state_dir);
+/* Keep @text (already validated) as the last good copy. 0 or -errno. */
+int berth_accounts_save_last_good(const char *state_dir, const char *text, size_t len);
+
 /**
  * berth_accounts_new_empty() - a database with no accounts (AccountsFile none).
  *

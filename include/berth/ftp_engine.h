@@ -472,6 +472,10 @@ uint64_t ftp_engine_wake_time(const struct ftp_engine *e);
  */
 void ftp_engine_close(struct ftp_engine *e, const char *text);
 
+/* Whether the engine closed the session for a protocol violation (too many invalid
+ * commands, or too many commands, before login): the defender scores it. */
+bool ftp_engine_violated(const struct ftp_engine *e);
+
 /**
  * ftp_engine_export_state() - the session state to hand to the worker (HANDOFF).
  */

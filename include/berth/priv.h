@@ -132,7 +132,9 @@ int mon_ask_ftp_worker(int sock, bool tls, int *ret_fd);
  * exit status for the channel's exit-status message. 0, 1 when the monitor does not
  * know it (still running, or not this connection's worker), or -errno. */
 int mon_ask_session_end(int sock, uint32_t id, uint32_t *ret_status);
-/* Fire-and-forget log line (the network child cannot reach syslog reliably). */
+/* Fire-and-forget log line (the network child cannot reach syslog reliably). A level
+ * or'ed with MON_NOTE_VIOLATION also reports a protocol violation to the defender. */
+#define MON_NOTE_VIOLATION 0x80
 void mon_note(int sock, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- process helpers ---- */

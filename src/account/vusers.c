@@ -747,6 +747,39 @@ fail:
 	return r;
 }
 
+char *
+berth_accounts_last_good_path(const char *state_dir)
+{
+	return xasprintf("%s/accounts.last-good", state_dir);
+}
+
+int
+berth_accounts_save_last_good(const char *state_dir, const char *text, size_t len)
+{
+	_cleanup_free_ char *path = berth_accounts_last_good_path(state_dir);
+	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return write_file_atomic(path, text, len, 0600);
+}
+
+int
+berth_accounts_keep_last_good(const char *path, const char *state_dir)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct berth_accounts *db = NULL;
+	int r = read_small_file(path, ACCOUNTS_MAX_FILE, false, &data, &len);
+	if (r < 0)
+		return r;
+	/* The bytes kept are the bytes validated (the file may change meanwhile). */
+	r = berth_accounts_load_string(data, len, path, &db, NULL);
+	berth_accounts_free(db);
+	if (r == 0)
+		r = berth_accounts_save_last_good(state_dir, data, len);
+	explicit_bzero(data, len);
+	return r;
+}
+
 struct berth_accounts *
 berth_accounts_free(struct berth_accounts *db)
 {

@@ -266,6 +266,11 @@ ctl_edit(struct ctl *c, bool create, int (*fn)(struct ctl *c, struct acctedit *e
 		ctl_err("%s: cannot replace the file: %s", acctfile_path(f), strerror(-r));
 		goto out;
 	}
+	/* The daemon's monitors fall back to this copy if a hand edit breaks the file. */
+	if (c->have_cfg && c->cfg.accounts_file && strcmp(path, c->cfg.accounts_file) == 0 &&
+	    (r = berth_accounts_save_last_good(c->cfg.state_directory, text, len)) < 0)
+		ctl_warn("StateDirectory %s: cannot keep the last good accounts file: %s",
+		         c->cfg.state_directory, strerror(-r));
 	if (ret_changed)
 		*ret_changed = true;
 	rc = CTL_OK;

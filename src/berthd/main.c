@@ -105,7 +105,7 @@ check_config(const struct berth_config *cfg)
 
 /* Load the accounts file in a child and report its errors; true when it loads. */
 static bool
-accounts_file_loads(const char *path)
+accounts_file_loads(const char *path, const char *state_dir)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -120,6 +120,9 @@ accounts_file_loads(const char *path)
 			log_error("%s", errs.msgs[i]);
 		if (r < 0 || !db)
 			log_error("AccountsFile %s: %s", path, r < 0 ? strerror(-r) : "invalid");
+		else if ((r = berth_accounts_keep_last_good(path, state_dir)) < 0)
+			log_error("StateDirectory %s: cannot keep the last good accounts file: %s",
+			          state_dir, strerror(-r));
 		_exit(r < 0 || !db ? 1 : 0);
 	}
 	int status;
@@ -296,7 +299,7 @@ main(int argc, char **argv)
 	/* Check the accounts file now, for an early clear error, but in a throw-away child:
 	 * the master's memory (inherited by every network child) never holds a hash.
 	 * Each connection's monitor loads the file itself (src/priv/monitor.c). */
-	if (cfg.accounts_file && !accounts_file_loads(cfg.accounts_file))
+	if (cfg.accounts_file && !accounts_file_loads(cfg.accounts_file, cfg.state_directory))
 		return 1;
 
 	struct daemon_runtime rt;

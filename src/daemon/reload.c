@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "berth/account.h"
 #include "berth/common.h"
 #include "berth/file.h"
 #include "berth/ftpsd.h"
@@ -66,6 +67,15 @@ check_in_child(const struct daemon_runtime *rt, struct berth_errors *errors)
 			if (r != 0 && !errs.n)
 				berth_errors_add(&errs, rt->config_path, 0,
 				                 "host keys or algorithms rejected (see the log)");
+			/* What this reload validated becomes what monitors fall back to. */
+			int k = r == 0 && cfg.accounts_file
+			                ? berth_accounts_keep_last_good(cfg.accounts_file,
+			                                                cfg.state_directory)
+			                : 0;
+			if (k < 0)
+				log_error("StateDirectory %s: cannot keep the last good accounts "
+				          "file: %s",
+				          cfg.state_directory, strerror(-k));
 		}
 		FILE *f = fdopen(p[1], "w");
 		for (size_t i = 0; f && i < errs.n; i++) {

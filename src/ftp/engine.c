@@ -143,6 +143,12 @@ ftp_engine_close(struct ftp_engine *e, const char *text)
 	end_session(e);
 }
 
+bool
+ftp_engine_violated(const struct ftp_engine *e)
+{
+	return e->violated;
+}
+
 /* Unknown, refused and overlong lines before login: close after max_junk of them. */
 static void
 junk(struct ftp_engine *e)
@@ -151,6 +157,7 @@ junk(struct ftp_engine *e)
 		return;
 	if (++e->n_junk >= e->cfg.max_junk) {
 		ftp_log(e, LOG_LEVEL_INFO, "too many invalid commands before login, closing");
+		e->violated = true;
 		ftp_engine_close(e, "Too many invalid commands, closing control connection.");
 	}
 }
@@ -821,6 +828,7 @@ handle_line(struct ftp_engine *e, char *line)
 
 	if (!e->logged_in && ++e->n_commands > e->cfg.max_prelogin_commands) {
 		ftp_log(e, LOG_LEVEL_INFO, "too many commands before login, closing");
+		e->violated = true;
 		ftp_engine_close(e, "Too many commands before login, closing control connection.");
 		return 0;
 	}

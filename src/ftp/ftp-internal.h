@@ -58,7 +58,7 @@ struct ftp_xfer {
 	size_t raw_off, raw_len;
 	int error; /* first local (VFS) error */
 	struct timespec t0;
-	bool closed;                     /* the file was closed: @report is valid */
+	bool closed;                    /* the file was closed: @report is valid */
 	struct vfs_close_report report; /* from vfs_close_ex() (digest, published) */
 };
 
@@ -75,6 +75,7 @@ struct ftp_engine {
 	bool discarding; /* inside an overlong line: drop up to its LF */
 	bool drop_input; /* START_TLS outstanding, or finished: feed() discards */
 	uint32_t n_commands, n_junk;
+	bool violated; /* closed for too many invalid or pre-login commands */
 
 	/* actions */
 	struct ftp_action act;

@@ -210,8 +210,8 @@ start_tls(struct fnet *n)
 	                  : r < 0         ? strerror(-r)
 	                                  : tls_conn_reason(n->tls);
 	if (r == TLS_E_ALPN)
-		NOTE(n, LOG_LEVEL_INFO, "refused TLS from %s port %u: %s", n->c->peer_addr,
-		     n->c->peer_port, why);
+		NOTE(n, LOG_LEVEL_INFO | MON_NOTE_VIOLATION, "refused TLS from %s port %u: %s",
+		     n->c->peer_addr, n->c->peer_port, why);
 	else
 		NOTE(n, LOG_LEVEL_VERBOSE, "TLS handshake with %s port %u failed: %s",
 		     n->c->peer_addr, n->c->peer_port, why);
@@ -265,6 +265,11 @@ prelogin(struct fnet *n)
 			case FTP_ACT_HANDOFF:
 				return 1;
 			default: /* CLOSE */
+				if (ftp_engine_violated(n->e))
+					NOTE(n, LOG_LEVEL_INFO | MON_NOTE_VIOLATION,
+					     "protocol violation from %s port %u: too many invalid "
+					     "commands before login",
+					     n->c->peer_addr, n->c->peer_port);
 				return 0;
 			}
 		}

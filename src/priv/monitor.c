@@ -100,11 +100,22 @@ load_accounts(const struct berth_config *cfg)
 			log_error("%s", errs.msgs[i]);
 		berth_errors_free(&errs);
 		if (r < 0 || !db) {
-			/* Fail closed: nobody can log in until the file is fixed. */
-			log_error("AccountsFile %s: %s; refusing logins", cfg->accounts_file,
-			          r < 0 ? strerror(-r) : "invalid");
+			/* The configuration in force stays: the last copy validated at start,
+			 * reload or by berthctl. Without one, fail closed. */
 			berth_accounts_free(db);
 			db = NULL;
+			_cleanup_free_ char *good =
+			        berth_accounts_last_good_path(cfg->state_directory);
+			if (berth_accounts_load(good, &db, NULL) == 0 && db) {
+				log_error("AccountsFile %s: %s; serving the last good copy %s",
+				          cfg->accounts_file, r < 0 ? strerror(-r) : "invalid",
+				          good);
+			} else {
+				berth_accounts_free(db);
+				db = NULL;
+				log_error("AccountsFile %s: %s; refusing logins",
+				          cfg->accounts_file, r < 0 ? strerror(-r) : "invalid");
+			}
 		}
 	}
 	return db ? db : berth_accounts_new_empty();
@@ -954,6 +965,10 @@ handle_note(struct monitor *m, struct xbuf *req)
 	_cleanup_free_ char *line = NULL;
 	if (xbuf_get_u8(req, &level) < 0 || xbuf_get_cstring(req, &line, 1024) < 0)
 		return -EBADMSG;
+	if (level & MON_NOTE_VIOLATION) {
+		conn_report_event(m->mc->startup_fd, DEFENDER_VIOLATION);
+		level &= (uint8_t)~MON_NOTE_VIOLATION;
+	}
 	if (level < LOG_LEVEL_FATAL || level > LOG_LEVEL_DEBUG3)
 		level = LOG_LEVEL_INFO;
 	log_msg((enum log_level)level, "%s", line);

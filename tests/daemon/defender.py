@@ -9,6 +9,7 @@
 #   defender.py probe-ssh SRC PORT             prints "open" (banner) or "refused"
 #   defender.py probe-ftps SRC PORT            prints "open" (220) or "refused"
 #   defender.py probe-implicit SRC PORT        "open" (waits for our TLS) or "refused"
+#   defender.py junk-ftps SRC PORT             invalid commands until the server closes
 #   defender.py flood SRC PORT N               N connections at once, then closed
 #   defender.py hold-upload PORT KEY DIR       upload /live.bin in steps (see below)
 import ftplib
@@ -54,6 +55,25 @@ def fail_ftps(src, port, n):
             pass
         finally:
             f.close()
+
+
+def junk_ftps(src, port):
+    """Unknown commands before login until the server hangs up (FTPSMaxInvalidCommands)."""
+    s = connect(src, port)
+    f = s.makefile("rb")
+    if not f.readline().startswith(b"220"):
+        raise SystemExit("no FTP greeting")
+    for i in range(100):
+        try:
+            s.sendall(b"XYZZY %d\r\n" % i)
+            line = f.readline()
+        except OSError:
+            break
+        if not line or line.startswith(b"421"):
+            break
+    else:
+        raise SystemExit("the server never closed after 100 invalid commands")
+    s.close()
 
 
 def probe(src, port, want):
@@ -134,6 +154,8 @@ def main():
         probe(sys.argv[2], int(sys.argv[3]), b"220")
     elif cmd == "probe-implicit":
         probe(sys.argv[2], int(sys.argv[3]), None)
+    elif cmd == "junk-ftps":
+        junk_ftps(sys.argv[2], int(sys.argv[3]))
     elif cmd == "flood":
         flood(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "hold-upload":

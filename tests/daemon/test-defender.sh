@@ -55,6 +55,15 @@ wait_log 'defender: banned 127\.0\.0\.3 until' || fail "127.0.0.3 not banned aft
 [[ $($D probe-ssh 127.0.0.3 "$PORT") == refused ]] || fail "127.0.0.3 not refused"
 ok "FTPS failed logins ban the source"
 
+# -- A protocol violation (junk commands before login until FTPSMaxInvalidCommands closes
+# the connection, seen by the unprivileged network child) scores DefenderScoreViolation.
+$D junk-ftps 127.0.0.12 "$FTPS_PORT" || fail "junk commands"
+wait_log 'defender: banned 127\.0\.0\.12 until .*last event: protocol violation' ||
+	fail "a protocol violation did not ban 127.0.0.12"
+log_has 'protocol violation from 127\.0\.0\.12 port [0-9]+: too many invalid commands' ||
+	fail "no protocol-violation line for 127.0.0.12"
+ok "a protocol violation seen by the FTPS network child bans its source"
+
 # -- A connection flood: past PerSourceMaxStartups (3 unauthenticated at once), a refused
 # connection scores DefenderScoreFlood (4, the threshold).
 n=$($D flood 127.0.0.7 "$PORT" 5) || fail "flood"

@@ -136,10 +136,17 @@ echo "	NoSuchSetting 1" >>"$T/accounts"
 aline=$(wc -l <"$T/accounts")
 rc=0
 out=$(ctl reload 2>&1) || rc=$?
-cp "$T/accounts.good" "$T/accounts"
 [[ $rc == 1 && $out == *"reload refused (generation 3)"* && $out == *"$T/accounts:$aline:"* ]] ||
 	fail "broken accounts file: exit $rc: $out"
 ok "broken accounts file refused (exit 1, $T/accounts:$aline)"
+# The accounts in force stay: new connections are served from the last good copy (the
+# file validated by reload 1, with newbie) while the file on disk is broken.
+login newbie "$PORT2" || fail "a broken accounts file stopped new logins of newbie"
+login demo || fail "a broken accounts file stopped new logins of demo"
+log_has "AccountsFile $T/accounts: invalid; serving the last good copy $T/accounts.last-good" ||
+	fail "no 'serving the last good copy' line"
+cp "$T/accounts.good" "$T/accounts"
+ok "while the file is broken, logins are served from the last good copy"
 
 # Reload 4 (plain SIGHUP): the second listener and the demo account go.
 sed -i "/^NoSuchKeyword/d; /^ListenAddress 127.0.0.1:$PORT2\$/d" "$T/berthd.conf"

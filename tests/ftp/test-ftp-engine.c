@@ -300,10 +300,12 @@ test_junk_limit(void **state)
 	for (int i = 0; i < FTP_DEFAULT_MAX_JUNK - 1; i++)
 		expect(fx, "XYZZY\r\n", "500 Unknown command.\r\n");
 	assert_false(fx->d.closed);
+	assert_false(ftp_engine_violated(fx->e));
 	expect(fx, "GET / HTTP/1.1\r\nNOOP\r\n",
 	       "500 Unknown command.\r\n"
 	       "421 Too many invalid commands, closing control connection.\r\n");
 	assert_true(fx->d.closed);
+	assert_true(ftp_engine_violated(fx->e)); /* scored by the defender */
 	fx_free(fx);
 }
 
