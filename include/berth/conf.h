@@ -280,6 +280,8 @@ struct berth_config {
 	int syslog_facility;              /* SyslogFacility (AUTH), LOG_* value */
 	int log_level;                    /* LogLevel (INFO), enum log_level value */
 	enum berth_log_target log_target; /* LogTarget (syslog) */
+	char *transfer_log;               /* TransferLog (none -> NULL): xferlog format */
+	char *transfer_log_json;          /* TransferLogJSON (none -> NULL): JSON lines */
 
 	/* File-transfer engine policy (sftp-server -R -P -p -u) */
 	bool read_only;       /* ReadOnly (no) */
@@ -332,6 +334,8 @@ struct berth_config {
 	struct berth_conf_origin origin_host_keys;
 	struct berth_conf_origin origin_accounts_file;
 	struct berth_conf_origin origin_state_directory;
+	struct berth_conf_origin origin_transfer_log;
+	struct berth_conf_origin origin_transfer_log_json;
 	struct berth_conf_origin origin_auth_methods;
 	struct berth_conf_origin origin_system_root;
 	struct berth_conf_origin origin_read_only;

@@ -10,6 +10,8 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_QUIET = 0,
@@ -51,6 +53,26 @@ typedef void (*log_callback_fn)(void *userdata, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 void log_to_callback(log_callback_fn cb, void *userdata, int level, const char *fmt, va_list ap)
         __attribute__((format(printf, 4, 0)));
+/* Escaping of client-supplied text (user names, paths, versions, FTP arguments...):
+ * the one function every log line and transfer-log field goes through, so such text
+ * stays on one line and cannot forge another. Printable ASCII and valid UTF-8 pass;
+ * C0 controls (CR, LF, TAB...), DEL, C1 controls (U+0080..U+009F), the Unicode line
+ * and paragraph separators (U+2028, U+2029) and every byte of an invalid or overlong
+ * UTF-8 sequence become \xNN (lower-case hex), and a backslash becomes \\ so the
+ * result reads back unambiguously. LOG_ESC_SPACE also writes a space as '_' (the
+ * xferlog file name field, as ProFTPD does). @out always gets a NUL; an escape is never
+ * cut in half. Returns the length the whole result needs (without the NUL), like
+ * snprintf: the output was truncated when that is >= @cap. */
+enum {
+	LOG_ESC_SPACE = 0x1,
+};
+size_t log_escape(char *out, size_t cap, const char *in, size_t len, unsigned flags);
+/* Length of the valid UTF-8 sequence at @p (at most @len bytes; 1 for any ASCII byte)
+ * with its code point in *ret_cp, or 0 when the byte at @p starts no valid sequence
+ * (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut short). */
+size_t log_utf8_decode(const unsigned char *p, size_t len, uint32_t *ret_cp);
+/* True for code points log_escape() escapes although valid: C0, DEL, C1, U+2028/9. */
+bool log_is_control(uint32_t cp);
 /* Log at FATAL and exit(@code). */
 void log_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

@@ -66,7 +66,8 @@ struct scp_transfer {
 	uint64_t bytes;
 	bool upload;
 	double seconds;
-	bool completed; /* false: cut short (peer gone, write error, session end) */
+	bool completed;     /* false: cut short (peer gone, write error, session end) */
+	const char *sha256; /* upload: hex SHA-256 from the VFS close report, or NULL */
 };
 
 struct scp_engine_config {

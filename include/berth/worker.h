@@ -19,10 +19,12 @@ struct worker_params {
 	const char *peer_addr;
 	unsigned peer_port;
 	const char *scp_command; /* legacy scp session (exec command line); NULL = sftp */
-	int policy_fd;    /* the account's encoded policy (policy_encode()), read by the worker */
-	int state_fd;     /* the account's shared state file (policy_state_open()) or -1 */
-	int live_fd;      /* the session's status page (live_status_create()), if has_live_fd */
-	bool has_live_fd; /* (so a zeroed struct never passes stdin as the page) */
+	int policy_fd;     /* the account's encoded policy (policy_encode()), read by the worker */
+	int state_fd;      /* the account's shared state file (policy_state_open()) or -1 */
+	int live_fd;       /* the session's status page (live_status_create()), if has_live_fd */
+	bool has_live_fd;  /* (so a zeroed struct never passes stdin as the page) */
+	int audit_fd;      /* the worker's end of the transfer-record socket (audit.h), if */
+	bool has_audit_fd; /* has_audit_fd */
 	/* An FTP session (NULL for SFTP): the FTP driver's FTPS_WORKER_NARGS arguments from
 	 * ftps_worker_args(). */
 	char *const *ftps_args;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The only place that formats log lines. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,18 +127,97 @@ syslog_priority(enum log_level l)
 	}
 }
 
+size_t
+log_utf8_decode(const unsigned char *p, size_t len, uint32_t *ret_cp)
+{
+	if (len == 0)
+		return 0;
+	unsigned char c = p[0];
+	if (c < 0x80) {
+		*ret_cp = c;
+		return 1;
+	}
+	size_t n;
+	uint32_t cp, min;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, cp = c & 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3, cp = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0; /* continuation byte, overlong lead (c0, c1) or beyond U+10FFFF */
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0; /* overlong, out of range, or a surrogate */
+	*ret_cp = cp;
+	return n;
+}
+
+bool
+log_is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+}
+
+size_t
+log_escape(char *out, size_t cap, const char *in, size_t len, unsigned flags)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)in;
+	size_t need = 0, used = 0;
+	bool full = cap == 0;
+	for (size_t i = 0; i < len;) {
+		char tmp[4];
+		const char *piece = tmp;
+		size_t plen, adv;
+		uint32_t cp = 0;
+		size_t ok = log_utf8_decode(p + i, len - i, &cp);
+		if (log_is_control(cp))
+			ok = 0;
+		if (p[i] == '\\') {
+			piece = "\\\\", plen = 2, adv = 1;
+		} else if (p[i] == ' ' && (flags & LOG_ESC_SPACE)) {
+			piece = "_", plen = 1, adv = 1;
+		} else if (ok) {
+			piece = (const char *)p + i, plen = ok, adv = ok;
+		} else {
+			tmp[0] = '\\', tmp[1] = 'x', tmp[2] = hex[p[i] >> 4],
+			tmp[3] = hex[p[i] & 15];
+			plen = 4, adv = 1;
+		}
+		need += plen;
+		if (!full && used + plen < cap) {
+			memcpy(out + used, piece, plen);
+			used += plen;
+		} else {
+			full = true; /* never half an escape or half a character */
+		}
+		i += adv;
+	}
+	if (cap)
+		out[used] = '\0';
+	return need;
+}
+
 void
 log_vmsg(enum log_level l, const char *fmt, va_list ap)
 {
 	if (!log_enabled(l))
 		return;
-	char line[2048];
+	char raw[2048], line[4096];
 	int saved = errno;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* Control characters from client-supplied names must not forge log lines. */
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	/* Client-supplied names, paths and versions must not forge log lines: the one
+	 * escaping path for every line (the constant text of formats is plain ASCII). */
+	log_escape(line, sizeof(line), raw, n < 0 ? 0 : MIN((size_t)n, sizeof(raw) - 1), 0);
 	if (log_state.sink == LOG_SINK_STDERR) {
 		fprintf(stderr, "%s: %s\n", log_state.ident, line);
 	} else {

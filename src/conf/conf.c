@@ -1259,6 +1259,13 @@ static const struct kw keywords[] = {
          .dump = dump_loglevel},
         {"LogTarget", KW_CUSTOM, "enum", "syslog", "syslog, stderr or journald.",
          .set = set_logtarget, .dump = dump_logtarget},
+        {"TransferLog", KW_PATH, "path", "none",
+         "Transfer log in xferlog format (wu-ftpd, ProFTPD, vsftpd), written by the "
+         "connection's monitor, or none.",
+         OFF(transfer_log), .none_ok = true, .origin_off = ORIG(origin_transfer_log)},
+        {"TransferLogJSON", KW_PATH, "path", "none",
+         "Transfer log as one JSON object per line, or none.", OFF(transfer_log_json),
+         .none_ok = true, .origin_off = ORIG(origin_transfer_log_json)},
         /* engine */
         {"ReadOnly", KW_BOOL, "bool", "no", "Refuse every writing request.", OFF(read_only),
          .origin_off = ORIG(origin_read_only)},
@@ -1780,6 +1787,8 @@ berth_config_free(struct berth_config *cfg)
 	free(cfg->pubkey_accepted_algorithms);
 	free(cfg->deny_requests);
 	free(cfg->allow_requests);
+	free(cfg->transfer_log);
+	free(cfg->transfer_log_json);
 	for (size_t i = 0; i < cfg->n_ftps_listen; i++)
 		free(cfg->ftps_listen[i].host);
 	free(cfg->ftps_listen);

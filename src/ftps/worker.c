@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "berth/audit.h"
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/ftp_engine.h"
@@ -117,6 +118,12 @@ on_transfer(void *userdata, const struct ftp_transfer *t)
 	         t->reason ? t->reason : "", t->reason ? ")" : "", t->sha256 ? " sha256 " : "",
 	         t->sha256 ? t->sha256 : "", t->published ? "" : " not published: ",
 	         t->published ? "" : (t->unpublished ? t->unpublished : "?"));
+	/* The transfer logs (when on): the monitor writes them. */
+	audit_worker_transfer(t->upload, t->path, t->bytes, t->seconds,
+	                      t->completed && t->published,
+	                      !t->completed ? (t->reason ? t->reason : "aborted")
+	                                    : (t->unpublished ? t->unpublished : "not published"),
+	                      t->sha256);
 }
 
 static void refuse_log(struct fw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

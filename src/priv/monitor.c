@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "berth/account.h"
+#include "berth/audit.h"
 #include "berth/authkeys.h"
 #include "berth/buf.h"
 #include "berth/common.h"
@@ -46,6 +47,10 @@ struct mon_worker {
 	bool exited; /* reaped; status valid */
 	int status;  /* wait status */
 	time_t start;
+	int rec_fd;           /* transfer records from the worker (audit.h), or -1 */
+	const char *protocol; /* for the transfer logs: "sftp", "scp", "ftps", "ftp" */
+	uint64_t rec_window;  /* start (monotonic ms) of the current second of records */
+	size_t rec_budget;    /* records still read in it (AUDIT_RECORDS_PER_SECOND) */
 };
 
 struct monitor {
@@ -593,6 +598,48 @@ worker_by_id(struct monitor *m, uint32_t id)
 	return NULL;
 }
 
+static uint64_t monotonic_ms(void);
+
+/* 0 when @w's record channel may be read now (a new second refills its budget), else
+ * how many ms until it may (AUDIT_RECORDS_PER_SECOND). */
+static uint64_t
+records_wait_ms(struct mon_worker *w, uint64_t now_ms)
+{
+	if (now_ms >= w->rec_window + 1000) {
+		w->rec_window = now_ms;
+		w->rec_budget = AUDIT_RECORDS_PER_SECOND;
+	}
+	return w->rec_budget > 0 ? 0 : w->rec_window + 1000 - now_ms;
+}
+
+/* Write the transfer records @w sent (see audit.h); @last: it exited, read them all
+ * and close the channel. */
+static void
+worker_records(struct monitor *m, struct mon_worker *w, bool last)
+{
+	if (w->rec_fd < 0)
+		return;
+	struct xfer_session s = {
+	        .account = m->acct ? m->acct->name : m->user,
+	        .addr = m->mc->peer_addr,
+	        .port = m->mc->peer_port,
+	        .protocol = w->protocol ? w->protocol : "?",
+	        .session_id = (uint32_t)w->pid,
+	};
+	if (last) {
+		/* Everything it wrote, yet bounded: a process the worker left behind could
+		 * hold its end. */
+		size_t budget = 64 * (size_t)AUDIT_RECORDS_PER_SECOND;
+		while (budget > 0 && audit_channel_drain(w->rec_fd, m->cfg, &s, &budget) == 0)
+			;
+		close(w->rec_fd);
+		w->rec_fd = -1;
+		return;
+	}
+	if (records_wait_ms(w, monotonic_ms()) == 0)
+		(void)audit_channel_drain(w->rec_fd, m->cfg, &s, &w->rec_budget);
+}
+
 /* Reap @w if it has exited, waiting at most @wait_ms; logs the end of its session. */
 static void
 worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
@@ -611,7 +658,8 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 	while (r < 0 && errno == EINTR);
 	if (r != w->pid)
 		return;
-	w->exited = true; /* the slot stays until the status is asked for or needed */
+	w->exited = true;           /* the slot stays until the status is asked for or needed */
+	worker_records(m, w, true); /* what it sent before it exited */
 	w->status = st;
 	if (w->pidfd >= 0)
 		close(w->pidfd);
@@ -645,7 +693,7 @@ worker_slot(struct monitor *m)
 		m->n_worker_slots = 2 * (size_t)m->cfg->max_sessions_per_conn;
 		m->workers = xcalloc(m->n_worker_slots, sizeof(*m->workers));
 		for (size_t i = 0; i < m->n_worker_slots; i++)
-			m->workers[i].pidfd = -1;
+			m->workers[i].pidfd = m->workers[i].rec_fd = -1;
 	}
 	for (size_t i = 0; i < m->n_worker_slots; i++)
 		worker_reap(m, &m->workers[i], 0);
@@ -676,7 +724,8 @@ worker_slot(struct monitor *m)
 static void
 worker_track(struct mon_worker *w, pid_t pid)
 {
-	*w = (struct mon_worker){.pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL)};
+	*w = (struct mon_worker){
+	        .pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL), .rec_fd = -1};
 }
 
 /* The account's compiled policy, encoded into a sealed memfd the worker reads at start:
@@ -812,11 +861,18 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	int pfd, sfd;
 	if (prepare_policy(m, &pfd, &sfd) < 0)
 		return mon_send(m->sock, &no, 1, -1);
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	int sv[2], rec_mon = -1, rec_worker = -1;
+	int ar = audit_channel_new(m->cfg, &rec_mon, &rec_worker);
+	if (ar < 0)
+		log_error("transfer log channel for %s: %s", m->user, strerror(-ar));
+	if (ar < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		close(pfd);
 		if (sfd >= 0)
 			close(sfd);
+		if (rec_mon >= 0) {
+			close(rec_mon);
+			close(rec_worker);
+		}
 		return mon_send(m->sock, &no, 1, -1);
 	}
 	/* The session's status page (berthctl sessions); without one it runs unseen. */
@@ -833,6 +889,8 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	        .state_fd = sfd,
 	        .live_fd = lfd,
 	        .has_live_fd = lfd >= 0,
+	        .audit_fd = rec_worker,
+	        .has_audit_fd = rec_worker >= 0,
 	};
 	char *ftps_args[FTPS_WORKER_NARGS] = {0};
 	if (m->ftps) {
@@ -849,6 +907,10 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		close(pfd);
 		if (sfd >= 0)
 			close(sfd);
+		if (rec_mon >= 0) {
+			close(rec_mon);
+			close(rec_worker);
+		}
 		if (lfd >= 0)
 			close(lfd);
 		return mon_send(m->sock, &no, 1, -1);
@@ -864,7 +926,14 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		close(sfd);
 	ftps_worker_args_free(ftps_args);
 	close(sv[1]);
+	if (rec_worker >= 0)
+		close(rec_worker);
 	worker_track(slot, pid);
+	slot->rec_fd = rec_mon;
+	slot->protocol = proto == POLICY_PROTO_FTPS  ? "ftps"
+	                 : proto == POLICY_PROTO_FTP ? "ftp"
+	                 : scp                       ? "scp"
+	                                             : "sftp";
 	if (lfd >= 0) {
 		conn_report_session(m->mc->startup_fd, (uint32_t)pid,
 		                    m->ftps ? (proto == POLICY_PROTO_FTPS ? LIVE_FTPS : LIVE_FTP)
@@ -1096,16 +1165,28 @@ monitor_connection_run(const struct monitor_conn *mc)
 			}
 			timeout = 500;
 		}
-		struct pollfd p[1 + 2 * BERTH_MAX_SESSIONS_PER_CONN];
+		struct pollfd p[1 + 4 * BERTH_MAX_SESSIONS_PER_CONN];
 		nfds_t np = 0;
 		p[np++] = (struct pollfd){.fd = m.sock, .events = POLLIN};
-		for (size_t i = 0; i < m.n_worker_slots; i++)
+		for (size_t i = 0; i < m.n_worker_slots; i++) {
 			if (m.workers[i].pidfd >= 0)
 				p[np++] =
 				        (struct pollfd){.fd = m.workers[i].pidfd, .events = POLLIN};
+			if (m.workers[i].rec_fd < 0)
+				continue;
+			/* A worker past its records per second waits (in write) for the next. */
+			uint64_t wait = records_wait_ms(&m.workers[i], monotonic_ms());
+			if (wait == 0)
+				p[np++] = (struct pollfd){.fd = m.workers[i].rec_fd,
+				                          .events = POLLIN};
+			else if (timeout < 0 || (uint64_t)timeout > wait)
+				timeout = (int)wait;
+		}
 		int pr = poll(p, np, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
+		for (size_t i = 0; pr > 0 && i < m.n_worker_slots; i++)
+			worker_records(&m, &m.workers[i], false); /* the transfer logs */
 		for (size_t i = 0; pr > 0 && i < m.n_worker_slots; i++)
 			worker_reap(&m, &m.workers[i], 0); /* logs each session's end */
 		if (pr <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "berth/audit.h"
 #include "berth/buf.h"
 #include "berth/common.h"
 #include "berth/control.h"
@@ -33,6 +34,8 @@
 #define WORKER_FD 3
 #define POLICY_FD 4 /* the encoded policy, read once at start */
 #define STATE_FD  5 /* the account's shared state file, when it has one */
+/* LIVE_FD (6, control.h): the session's status page, when there is one */
+#define AUDIT_FD 7 /* transfer records to the monitor, when a transfer log is on */
 
 struct worker_log_ctx {
 	const char *user;
@@ -55,16 +58,25 @@ log_transfer(const struct worker_log_ctx *c, bool upload, const char *path, uint
 static void
 engine_transfer(void *userdata, const struct fxp_transfer *t)
 {
-	bool upload = t->bytes_written > 0;
+	/* An upload has a digest (UploadChecksum) or wrote bytes. */
+	bool upload = t->bytes_written > 0 || (t->sha256 && t->bytes_read == 0);
 	log_transfer(userdata, upload, t->path, upload ? t->bytes_written : t->bytes_read,
 	             t->seconds, t->completed, t->sha256,
 	             t->published ? NULL : (t->reason ? t->reason : "?"));
+	audit_worker_transfer(upload, t->path, upload ? t->bytes_written : t->bytes_read,
+	                      t->seconds, t->completed && t->published,
+	                      !t->completed ? "session ended before the client closed the file"
+	                                    : (t->reason ? t->reason : "not published"),
+	                      t->sha256);
 }
 
 static void
 scp_transfer(void *userdata, const struct scp_transfer *t)
 {
-	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, NULL, NULL);
+	log_transfer(userdata, t->upload, t->path, t->bytes, t->seconds, t->completed, t->sha256,
+	             NULL);
+	audit_worker_transfer(t->upload, t->path, t->bytes, t->seconds, t->completed,
+	                      "cut short (peer gone, write error or session end)", t->sha256);
 }
 
 int
@@ -91,20 +103,23 @@ worker_run(const struct worker_params *p, int fd)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != monitor_pid)
 		return 1;
-	/* Session socket, policy, state file and status page become fds 3, 4, 5, 6: move
-	 * them out of the way first so no dup2 clobbers another. */
-	int fds[4] = {fd, p->policy_fd, p->state_fd, p->has_live_fd ? p->live_fd : -1};
-	for (int i = 0; i < 4; i++)
-		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 4)) < 0)
+	/* Session socket, policy, state file, status page and record socket become fds 3,
+	 * 4, 5, 6, 7: move them out of the way first so no dup2 clobbers another. */
+	int fds[5] = {fd, p->policy_fd, p->state_fd, p->has_live_fd ? p->live_fd : -1,
+	              p->has_audit_fd ? p->audit_fd : -1};
+	for (int i = 0; i < 5; i++)
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 5)) < 0)
 			return 1;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
 			return 1;
-	/* Nothing but stdio, the session socket, the policy (and the state file and the
-	 * status page) cross the exec. */
-	if (p->state_fd < 0)
-		close(STATE_FD);
-	close_range(fds[3] >= 0 ? LIVE_FD + 1 : STATE_FD + 1, ~0U, 0);
+	/* Nothing but stdio, the session socket, the policy (and the state file, the
+	 * status page and the record socket when there are) cross the exec: an absent
+	 * one's number is closed too. */
+	for (int i = 2; i < 5; i++)
+		if (fds[i] < 0)
+			close(WORKER_FD + i);
+	close_range(AUDIT_FD + 1, ~0U, 0);
 
 	char umask_s[16], port_s[16], level_s[16], fac_s[16];
 	snprintf(umask_s, sizeof(umask_s), "%o", (unsigned)p->cfg->umask);
@@ -293,6 +308,15 @@ worker_exec_main(int argc, char **argv)
 	}
 	if (live && (r = live_status_attach(LIVE_FD, v)) < 0)
 		log_verbose("worker for %s: no live status: %s", user, strerror(-r));
+	/* Transfer records for the monitor's transfer logs (fd 7 when they are on). */
+	audit_worker_init(AUDIT_FD);
+	r = audit_worker_wrap(&v);
+	if (r < 0) {
+		log_error("transfer records for %s: %s", user, strerror(-r));
+		vfs_free(v);
+		policy_free(pol);
+		return 1;
+	}
 	if (ftp) {
 		struct ftps_worker_session fs = {.user = user,
 		                                 .peer_addr = peer,

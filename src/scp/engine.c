@@ -83,6 +83,7 @@ struct scp_engine {
 	int64_t file_atime, file_mtime;
 	uint32_t file_mode;
 	struct timespec file_start;
+	struct vfs_close_report close_rep; /* of the last upload closed (its SHA-256) */
 	/* sink */
 	const char *target;
 	bool targisdir;
@@ -153,6 +154,8 @@ report(struct scp_engine *e, bool upload, uint64_t bytes, bool completed)
 	        .seconds = (double)(now.tv_sec - e->file_start.tv_sec) +
 	                   (double)(now.tv_nsec - e->file_start.tv_nsec) / 1e9,
 	        .completed = completed,
+	        .sha256 = upload && completed && e->close_rep.have_sha256 ? e->close_rep.sha256
+	                                                                  : NULL,
 	};
 	e->cfg.transfer(e->cfg.userdata, &t);
 }
@@ -586,7 +589,8 @@ sink_file_finalize(struct scp_engine *e)
 		if (r < 0 && !err)
 			err = -r;
 	}
-	int r = vfs_close(e->file);
+	e->close_rep = (struct vfs_close_report){0};
+	int r = vfs_close_ex(e->file, 0, &e->close_rep);
 	e->file = NULL;
 	if (r < 0 && !err)
 		err = -r;
