@@ -72,4 +72,3 @@ bool ftps_addr_same_host(const struct sockaddr_storage *a, const struct sockaddr
 void ftps_addr_text(const struct sockaddr_storage *a, char *out, size_t outlen);
 /* O_NONBLOCK on; 0 or -errno. */
 int ftps_set_nonblock(int fd);
-

@@ -67,8 +67,8 @@ struct fxp_engine {
 	bool file_output;
 	struct fxp_out_file files[FXP_OUT_FILES];
 	uint32_t files_head, files_count;
-	size_t files_gap;   /* sum of the queued segments' gaps */
-	size_t files_bytes; /* sum of their lengths */
+	size_t files_gap;    /* sum of the queued segments' gaps */
+	size_t files_bytes;  /* sum of their lengths */
 	uint64_t wait_until; /* CLOCK_MONOTONIC ns: a request waits for bandwidth (0 = no) */
 };
 
