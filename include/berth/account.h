@@ -136,6 +136,11 @@ char *berth_accounts_last_good_path(const char *state_dir);
 /* Parse the accounts file at @path and, when it is valid, keep its exact bytes as the
  * last good copy. 0, BERTH_ACCOUNT_E_INVALID (nothing kept) or -errno. */
 int berth_accounts_keep_last_good(const char *path, const char *state_dir);
+/* berth_accounts_load() that also keeps the text as the last good copy when it loads
+ * and differs from the copy (monitors call it per connection, so a valid hand edit
+ * becomes the fallback at its first use). *@ret_kept: 0 or -errno of keeping it. */
+int berth_accounts_load_keep(const char *path, const char *state_dir, struct berth_accounts **ret,
+                             struct berth_errors *errors, int *ret_kept);
 /* Keep @text (already validated) as the last good copy. 0 or -errno. */
 int berth_accounts_save_last_good(const char *state_dir, const char *text, size_t len);
 

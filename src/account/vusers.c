@@ -763,21 +763,39 @@ berth_accounts_save_last_good(const char *state_dir, const char *text, size_t le
 }
 
 int
-berth_accounts_keep_last_good(const char *path, const char *state_dir)
+berth_accounts_load_keep(const char *path, const char *state_dir, struct berth_accounts **ret,
+                         struct berth_errors *errors, int *ret_kept)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
-	struct berth_accounts *db = NULL;
+	_cleanup_free_ char *data = NULL, *good = NULL;
+	size_t len = 0, good_len = 0;
+	*ret_kept = 0;
 	int r = read_small_file(path, ACCOUNTS_MAX_FILE, false, &data, &len);
-	if (r < 0)
+	if (r < 0) {
+		berth_errors_add(errors, path, 0, "cannot read accounts file: %s", strerror(-r));
 		return r;
+	}
 	/* The bytes kept are the bytes validated (the file may change meanwhile). */
-	r = berth_accounts_load_string(data, len, path, &db, NULL);
-	berth_accounts_free(db);
-	if (r == 0)
-		r = berth_accounts_save_last_good(state_dir, data, len);
+	r = berth_accounts_load_string(data, len, path, ret, errors);
+	if (r == 0 && state_dir) {
+		_cleanup_free_ char *good_path = berth_accounts_last_good_path(state_dir);
+		int g = read_small_file(good_path, ACCOUNTS_MAX_FILE, true, &good, &good_len);
+		if (g < 0 || good_len != len || memcmp(good, data, len) != 0)
+			*ret_kept = berth_accounts_save_last_good(state_dir, data, len);
+		if (good)
+			explicit_bzero(good, good_len);
+	}
 	explicit_bzero(data, len);
 	return r;
+}
+
+int
+berth_accounts_keep_last_good(const char *path, const char *state_dir)
+{
+	struct berth_accounts *db = NULL;
+	int kept;
+	int r = berth_accounts_load_keep(path, state_dir, &db, NULL, &kept);
+	berth_accounts_free(db);
+	return r != 0 ? r : kept;
 }
 
 struct berth_accounts *

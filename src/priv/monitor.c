@@ -95,7 +95,12 @@ load_accounts(const struct berth_config *cfg)
 	struct berth_accounts *db = NULL;
 	if (cfg->accounts_file) {
 		struct berth_errors errs = BERTH_ERRORS_NULL;
-		int r = berth_accounts_load(cfg->accounts_file, &db, &errs);
+		int kept;
+		int r = berth_accounts_load_keep(cfg->accounts_file, cfg->state_directory, &db,
+		                                 &errs, &kept);
+		if (kept < 0)
+			log_error("StateDirectory %s: cannot keep the last good accounts file: %s",
+			          cfg->state_directory, strerror(-kept));
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("%s", errs.msgs[i]);
 		berth_errors_free(&errs);

@@ -107,13 +107,24 @@ sftp_password "$T/b" "$PASSWORD" >/dev/null || fail "new password refused withou
 if sftp_password "$T/b" "$OLD_PASSWORD" >/dev/null 2>&1; then
 	fail "old password still accepted after the edit"
 fi
+# A broken hand edit: the accounts in force stay, i.e. the last text that loaded (the
+# edit above, kept at its first login), not the one from the start.
 echo "Account" >>"$T/accounts"
+sftp_password "$T/b" "$PASSWORD" >/dev/null ||
+	fail "a broken accounts file stopped the accounts in force"
+if sftp_password "$T/b" "$OLD_PASSWORD" >/dev/null 2>&1; then
+	fail "a broken accounts file brought back the password from before the edit"
+fi
+wait_log "AccountsFile .*serving the last good copy $T/accounts.last-good" ||
+	fail "serving the last good copy not logged"
+# Without a last good copy, a broken file refuses logins (fail closed).
+rm "$T/accounts.last-good"
 if sftp_key "$T/b" >/dev/null 2>&1; then
-	fail "login accepted while the accounts file does not load"
+	fail "login accepted while the accounts file does not load and no copy exists"
 fi
 wait_log "AccountsFile .*refusing logins" || fail "broken accounts file not logged"
 write_accounts
 sftp_key "$T/b" >/dev/null || fail "login after the accounts file was fixed"
-ok "accounts file edits apply to the next login; a broken file refuses logins"
+ok "accounts file edits apply to the next login; a broken file keeps the last good one"
 stop_berthd
 echo "all config tests passed"
