@@ -481,18 +481,11 @@ defender_format_until(int64_t until, char *out, size_t outlen)
 int
 defender_save(struct defender *d, const char *path, int64_t now)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-	(void)unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
 		return -errno;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return -e;
-	}
 	fprintf(f, "%s\n# source ban-end(epoch|forever) bans\n", STATE_MAGIC);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct def_entry *e = &d->e[i];
@@ -506,16 +499,9 @@ defender_save(struct defender *d, const char *path, int64_t now)
 			fprintf(f, "%s %" PRId64 " %" PRIu32 "\n", key, e->until, e->bans);
 	}
 	(void)now;
-	int r = 0;
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		r = -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	return write_file_atomic(path, text, len, 0600);
 }
 
 int

@@ -179,19 +179,11 @@ reload_status_path(const char *pid_file)
 int
 reload_status_write(const char *path, const struct reload_status *st)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-	/* A fresh file (never one planted under that name), then rename() over @path. */
-	(void)unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
 		return -errno;
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return -e;
-	}
 	fprintf(f, "generation %" PRIu64 "\npid %d\nresult %s\n", st->generation, (int)st->pid,
 	        st->ok ? "ok" : "refused");
 	for (size_t i = 0; i < st->errors.n; i++) {
@@ -200,14 +192,9 @@ reload_status_write(const char *path, const struct reload_status *st)
 			fputc(*c == '\n' ? ' ' : *c, f);
 		fputc('\n', f);
 	}
-	int r = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	return write_file_atomic(path, text, len, 0644);
 }
 
 int
