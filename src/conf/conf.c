@@ -491,6 +491,10 @@ set_algos(struct parse_ctx *ctx, const struct kw *k, char **argv, size_t argc)
 		list_remove(rest, p, len);
 		p = rest;
 	}
+	/* A duplicate at the end leaves "a,b," (fuzz-conf: "+aes128-ctr", already a default). */
+	size_t rlen = strlen(result);
+	if (rlen && result[rlen - 1] == ',')
+		result[rlen - 1] = '\0';
 	if (result[0] == '\0') {
 		free(result);
 		ctx_msg(ctx, "%s: the list would be empty", k->name);

@@ -180,6 +180,11 @@ test_hostile_input(void **state)
 	assert_true(berth_errors_find(&e, "t.conf:1: MACs: empty algorithm name"));
 	assert_true(berth_errors_find(&e, "t.conf:2: Ciphers: empty algorithm name"));
 	berth_errors_free(&e);
+	/* "+name" of a default already last leaves no trailing comma (fuzz-conf). */
+	assert_int_equal(load("Ciphers +aes128-ctr\n", &cfg, &e), 0);
+	assert_true(cfg.ciphers[0] && cfg.ciphers[strlen(cfg.ciphers) - 1] != ',');
+	berth_config_free(&cfg);
+	berth_errors_free(&e);
 	/* A value that is just "=" must be printed so that it reads back (fuzz-conf). */
 	assert_int_equal(load("AllowUsers a = b\n", &cfg, &e), 0);
 	assert_int_equal(cfg.n_allow_users, 3);
