@@ -86,3 +86,19 @@ int xbuf_trim_tail(struct xbuf *b, size_t n);
 /* Overwrite a u32 at @pos bytes from the start of the unread data (for length
  * prefixes written after the body). -EBADMSG if out of range. */
 int xbuf_poke_u32(struct xbuf *b, size_t pos, uint32_t v);
+
+/* A big-endian u32 in a fixed-size message (no buffer: the caller owns the 4 bytes). */
+static inline void
+put_u32_be(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t
+get_u32_be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}

@@ -86,6 +86,13 @@ int mon_send(int sock, const void *data, size_t len, int fd_to_pass);
 /* Receive one message into @buf (at most MON_MSG_MAX). *ret_fd gets a passed fd or -1.
  * Returns the length, 0 on EOF, or -errno. */
 ssize_t mon_recv(int sock, void *buf, size_t cap, int *ret_fd);
+/* The same with up to MON_MAX_FDS descriptors (the session spawner's requests). A
+ * truncated message or more descriptors than @max_fds: -EMSGSIZE, all closed. @flags:
+ * extra recvmsg() flags (MSG_DONTWAIT). */
+#define MON_MAX_FDS 8
+int mon_send_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds);
+ssize_t mon_recv_fds(int sock, void *buf, size_t cap, int flags, int *fds, size_t max_fds,
+                     size_t *ret_nfds);
 
 /* ---- network-child side ---- */
 

@@ -334,6 +334,9 @@ int tls_data_blob_check(const void *blob, size_t len);
  * Return: 0 or -ENOMEM.
  */
 int tls_data_prepare(void);
+/* tls_data_prewarm() - after tls_data_prepare(), fill the library's algorithm cache the
+ * way a data context would (the session spawner, before it forks workers). */
+void tls_data_prewarm(void);
 
 /* tls_data_ctx_free() - release (secrets wiped); NULL is fine. Return: NULL. */
 struct tls_data_ctx *tls_data_ctx_free(struct tls_data_ctx *d);

@@ -5,9 +5,11 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "berth/account.h"
 #include "berth/conf.h"
+#include "berth/ftpsd.h"
 
 struct berth_accounts;
 
@@ -36,6 +38,19 @@ struct worker_params {
 #define WORKER_IS_MARK(s)                                                                          \
 	(strcmp((s), WORKER_ARGV_MARK) == 0 || strcmp((s), WORKER_FTP_ARGV_MARK) == 0)
 
+/* The worker's argv: WORKER_ARGC arguments (+ FTPS_WORKER_NARGS for FTP) and NULL. */
+#define WORKER_ARGC 18
+#define WORKER_NFDS 5 /* session, policy, state, status page, records: fds 3..7 */
+struct worker_argv {
+	char umask_s[16], port_s[16], level_s[16], fac_s[16];
+	char *argv[WORKER_ARGC + FTPS_WORKER_NARGS + 1];
+};
+/* Start the worker through the spawner (spawner_spawn() errors: without a spawner the
+ * caller falls back to fork() + worker_run()). */
+int worker_spawn(const struct worker_params *p, int fd, pid_t *ret_pid, int *ret_exit_fd);
+/* Move @fds (session, policy, state, page, records; -1 = none) to 3..7 and close every
+ * other descriptor above stderr. */
+int worker_place_fds(const int fds[WORKER_NFDS]);
 /* Become the account, then re-execute berthd in worker mode serving SFTP (or, with
  * p->scp_command, the scp protocol; with @p->ftps_args, FTP) on @fd.
  * Returns only on failure (the exit status). */

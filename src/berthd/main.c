@@ -22,6 +22,7 @@
 #include "berth/log.h"
 #include "berth/notify.h"
 #include "berth/quickstart.h"
+#include "berth/spawner.h"
 #include "berth/sshd.h"
 #include "berth/worker.h"
 #include "berth/xmem.h"
@@ -138,6 +139,9 @@ main(int argc, char **argv)
 	/* Re-executed per session by the monitor, already as the account. */
 	if (argc > 1 && WORKER_IS_MARK(argv[1]))
 		return worker_exec_main(argc, argv);
+	/* Exec'd once by the master: forks the workers from a clean image. */
+	if (argc > 1 && strcmp(argv[1], SPAWNER_ARGV_MARK) == 0)
+		return spawner_main(argc, argv);
 
 	const char *config_path = NULL;
 	bool test_only = false, dump = false, foreground = false, to_stderr = false, debug = false,

@@ -25,6 +25,7 @@
 #include "berth/notify.h"
 #include "berth/priv.h"
 #include "berth/reload.h"
+#include "berth/spawner.h"
 #include "berth/sshd.h"
 #include "berth/tls.h"
 #include "berth/xmem.h"
@@ -294,6 +295,8 @@ reap_children(struct conn_slot *slots, size_t nslots, struct master_ctl *ctl)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			break;
+		if (spawner_reaped(pid, status))
+			continue;
 		for (size_t i = 0; i < nslots; i++) {
 			if (slots[i].pid != pid)
 				continue;
@@ -447,6 +450,13 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
+	/* Workers are forked from a clean image exec'd now, before any connection (its
+	 * children share its relocated libraries and OpenSSL's caches); without it each
+	 * session execs its own. */
+	int sr = spawner_start((int)log_get_level(), rt->log_stderr, s->syslog_facility);
+	if (sr < 0)
+		log_error("cannot start the session spawner (sessions start by exec): %s",
+		          strerror(-sr));
 	struct master_ctl *ctl = master_ctl_new(s); /* defender and control socket */
 	size_t nslots = s->max_connections ? s->max_connections : 1000;
 	struct conn_slot *slots = xcalloc(nslots, sizeof(*slots));
@@ -564,6 +574,7 @@ daemon_run(const struct berth_config *s, const struct daemon_runtime *rt)
 					close(fd);
 					continue;
 				}
+				spawner_ensure(); /* restarted if it died (at most every 10 s) */
 				int sp[2];
 				if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 					log_error("socketpair: %m");

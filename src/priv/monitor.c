@@ -30,6 +30,7 @@
 #include "berth/policy_state.h"
 #include "berth/priv.h"
 #include "berth/scp_engine.h"
+#include "berth/spawner.h"
 #include "berth/sshd.h"
 #include "berth/tls.h"
 #include "berth/worker.h"
@@ -42,10 +43,12 @@
 /* One session's worker: a slot stays after the worker exits until the network child
  * fetched its exit status (MON_REQ_SESSION_END) or the slot is needed again. */
 struct mon_worker {
-	pid_t pid;   /* 0 = free slot */
-	int pidfd;   /* readable once the worker exited; -1 after reaping */
-	bool exited; /* reaped; status valid */
-	int status;  /* wait status */
+	pid_t pid;    /* 0 = free slot */
+	int exit_fd;  /* readable once the worker exited (spawner's exit socket, or a
+	              * pidfd); -1 after reaping */
+	bool spawned; /* a child of the spawner: its status comes on exit_fd */
+	bool exited;  /* reaped; status valid */
+	int status;   /* wait status */
 	time_t start;
 	int rec_fd;           /* transfer records from the worker (audit.h), or -1 */
 	const char *protocol; /* for the transfer logs: "sftp", "scp", "ftps", "ftp" */
@@ -579,15 +582,6 @@ handle_kbdint_answer(struct monitor *m, struct xbuf *req)
 
 /* ---- session workers ---- */
 
-static void
-put_u32_be(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static int
 worker_exit_code(int status)
 {
@@ -651,24 +645,29 @@ worker_reap(struct monitor *m, struct mon_worker *w, int wait_ms)
 {
 	if (w->pid <= 0 || w->exited)
 		return;
-	if (wait_ms != 0 && w->pidfd >= 0) {
-		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
-		while (poll(&p, 1, wait_ms) < 0 && errno == EINTR)
-			;
-	}
 	int st;
-	pid_t r;
-	do
-		r = waitpid(w->pid, &st, wait_ms < 0 ? 0 : WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r != w->pid)
-		return;
+	if (w->spawned) {
+		if (spawner_exit_status(w->exit_fd, wait_ms, &st) != 1)
+			return;
+	} else {
+		if (wait_ms != 0 && w->exit_fd >= 0) {
+			struct pollfd p = {.fd = w->exit_fd, .events = POLLIN};
+			while (poll(&p, 1, wait_ms) < 0 && errno == EINTR)
+				;
+		}
+		pid_t r;
+		do
+			r = waitpid(w->pid, &st, wait_ms < 0 ? 0 : WNOHANG);
+		while (r < 0 && errno == EINTR);
+		if (r != w->pid)
+			return;
+	}
 	w->exited = true;           /* the slot stays until the status is asked for or needed */
 	worker_records(m, w, true); /* what it sent before it exited */
 	w->status = st;
-	if (w->pidfd >= 0)
-		close(w->pidfd);
-	w->pidfd = -1;
+	if (w->exit_fd >= 0)
+		close(w->exit_fd);
+	w->exit_fd = -1;
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
 		log_error("worker %d for %s killed by its seccomp filter (the kernel audit log "
 		          "names the system call)",
@@ -698,7 +697,7 @@ worker_slot(struct monitor *m)
 		m->n_worker_slots = 2 * (size_t)m->cfg->max_sessions_per_conn;
 		m->workers = xcalloc(m->n_worker_slots, sizeof(*m->workers));
 		for (size_t i = 0; i < m->n_worker_slots; i++)
-			m->workers[i].pidfd = m->workers[i].rec_fd = -1;
+			m->workers[i].exit_fd = m->workers[i].rec_fd = -1;
 	}
 	for (size_t i = 0; i < m->n_worker_slots; i++)
 		worker_reap(m, &m->workers[i], 0);
@@ -706,8 +705,8 @@ worker_slot(struct monitor *m)
 		struct pollfd p[2 * BERTH_MAX_SESSIONS_PER_CONN];
 		nfds_t np = 0;
 		for (size_t i = 0; i < m->n_worker_slots; i++)
-			if (m->workers[i].pidfd >= 0)
-				p[np++] = (struct pollfd){.fd = m->workers[i].pidfd,
+			if (m->workers[i].exit_fd >= 0)
+				p[np++] = (struct pollfd){.fd = m->workers[i].exit_fd,
 				                          .events = POLLIN};
 		(void)poll(p, np, WORKER_EXIT_WAIT_MS);
 		for (size_t i = 0; i < m->n_worker_slots; i++)
@@ -727,10 +726,13 @@ worker_slot(struct monitor *m)
 }
 
 static void
-worker_track(struct mon_worker *w, pid_t pid)
+worker_track(struct mon_worker *w, pid_t pid, int exit_fd, bool spawned)
 {
-	*w = (struct mon_worker){
-	        .pid = pid, .pidfd = pidfd_open(pid, 0), .start = time(NULL), .rec_fd = -1};
+	*w = (struct mon_worker){.pid = pid,
+	                         .exit_fd = exit_fd,
+	                         .spawned = spawned,
+	                         .start = time(NULL),
+	                         .rec_fd = -1};
 }
 
 /* The account's compiled policy, encoded into a sealed memfd the worker reads at start:
@@ -904,7 +906,24 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 		wp.ftps_args = ftps_args;
 		m->ftp_spawned = true;
 	}
-	pid_t pid = fork();
+	/* Through the spawner (a clean image whose pages the workers share); when there
+	 * is none, fork and exec here as before. */
+	pid_t pid = 0;
+	int exit_fd = -1;
+	int sr = worker_spawn(&wp, sv[1], &pid, &exit_fd);
+	if (sr == -EPIPE || sr == -EBADF) {
+		pid = fork();
+		if (pid == 0) {
+			close(m->sock);
+			close(sv[0]);
+			spawner_forget();
+			_exit(worker_run(&wp, sv[1]));
+		}
+		exit_fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	} else if (sr < 0) {
+		log_error("cannot start the session of %s: %s", m->user, strerror(-sr));
+		pid = -1;
+	}
 	if (pid < 0) {
 		ftps_worker_args_free(ftps_args);
 		close(sv[0]);
@@ -920,11 +939,6 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 			close(lfd);
 		return mon_send(m->sock, &no, 1, -1);
 	}
-	if (pid == 0) {
-		close(m->sock);
-		close(sv[0]);
-		_exit(worker_run(&wp, sv[1]));
-	}
 	/* The worker's state fd must be its own open file: its slot locks are its own. */
 	close(pfd);
 	if (sfd >= 0)
@@ -933,7 +947,7 @@ handle_spawn(struct monitor *m, struct xbuf *req)
 	close(sv[1]);
 	if (rec_worker >= 0)
 		close(rec_worker);
-	worker_track(slot, pid);
+	worker_track(slot, pid, exit_fd, sr == 0);
 	slot->rec_fd = rec_mon;
 	slot->protocol = proto == POLICY_PROTO_FTPS  ? "ftps"
 	                 : proto == POLICY_PROTO_FTP ? "ftp"
@@ -1117,6 +1131,7 @@ monitor_connection_run(const struct monitor_conn *mc)
 		close(sv[0]);
 		if (mc->startup_fd >= 0)
 			close(mc->startup_fd);
+		spawner_forget(); /* only root processes may ask for workers */
 		/* berthctl kick kills the monitor: the connection goes with it. */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != monitor_pid)
@@ -1174,9 +1189,9 @@ monitor_connection_run(const struct monitor_conn *mc)
 		nfds_t np = 0;
 		p[np++] = (struct pollfd){.fd = m.sock, .events = POLLIN};
 		for (size_t i = 0; i < m.n_worker_slots; i++) {
-			if (m.workers[i].pidfd >= 0)
-				p[np++] =
-				        (struct pollfd){.fd = m.workers[i].pidfd, .events = POLLIN};
+			if (m.workers[i].exit_fd >= 0)
+				p[np++] = (struct pollfd){.fd = m.workers[i].exit_fd,
+				                          .events = POLLIN};
 			if (m.workers[i].rec_fd < 0)
 				continue;
 			/* A worker past its records per second waits (in write) for the next. */

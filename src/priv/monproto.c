@@ -16,25 +16,25 @@
 #include "berth/xmem.h"
 
 int
-mon_send(int sock, const void *data, size_t len, int fd_to_pass)
+mon_send_fds(int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * MON_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (len > MON_MSG_MAX)
+	if (len > MON_MSG_MAX || nfds > MON_MAX_FDS)
 		return -EMSGSIZE;
-	if (fd_to_pass >= 0) {
+	if (nfds > 0) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -46,35 +46,69 @@ mon_send(int sock, const void *data, size_t len, int fd_to_pass)
 	}
 }
 
+int
+mon_send(int sock, const void *data, size_t len, int fd_to_pass)
+{
+	return mon_send_fds(sock, data, len, &fd_to_pass, fd_to_pass >= 0 ? 1 : 0);
+}
+
 ssize_t
-mon_recv(int sock, void *buf, size_t cap, int *ret_fd)
+mon_recv_fds(int sock, void *buf, size_t cap, int flags, int *fds, size_t max_fds, size_t *ret_nfds)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * MON_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = {.msg_iov = &iov,
 	                    .msg_iovlen = 1,
 	                    .msg_control = u.buf,
 	                    .msg_controllen = sizeof(u.buf)};
-	*ret_fd = -1;
+	*ret_nfds = 0;
 	ssize_t n;
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	size_t got = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got < max_fds)
+				fds[got++] = fd;
+			else
+				close(fd); /* more than the caller takes: never leaked */
+		}
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (*ret_fd >= 0)
-			close(*ret_fd);
-		*ret_fd = -1;
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || got > max_fds) {
+		for (size_t i = 0; i < got; i++)
+			close(fds[i]);
 		return -EMSGSIZE;
+	}
+	*ret_nfds = got;
+	return n;
+}
+
+ssize_t
+mon_recv(int sock, void *buf, size_t cap, int *ret_fd)
+{
+	int fds[MON_MAX_FDS];
+	size_t nfds;
+	*ret_fd = -1;
+	ssize_t n = mon_recv_fds(sock, buf, cap, 0, fds, ARRAY_SIZE(fds), &nfds);
+	if (n < 0)
+		return n;
+	/* One descriptor at most in the monitor protocol: extra ones are dropped. */
+	for (size_t i = 0; i < nfds; i++) {
+		if (i == 0)
+			*ret_fd = fds[0];
+		else
+			close(fds[i]);
 	}
 	return n;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The worker: the account's exact credentials, the VFS jail, the SFTP engine.
  *
- * The monitor forks, the child drops to the account and then re-executes berthd
- * (/proc/self/exe) in worker mode: the fresh image holds no host keys, no account
- * database and no password hashes, only what is on its command line. */
+ * The spawner (spawner.c, a clean berthd image exec'd once by the master) forks it on
+ * the monitor's request; the child drops to the account and calls worker_exec_main().
+ * Without a spawner the monitor forks, the child drops to the account and re-executes
+ * berthd (/proc/self/exe) in worker mode. Either way the image holds no host keys, no
+ * account database and no password hashes, only what is on its command line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "berth/policy.h"
 #include "berth/priv.h"
 #include "berth/sandbox.h"
+#include "berth/spawner.h"
 #include "berth/scp_engine.h"
 #include "berth/vfs.h"
 #include "berth/vfs_policy.h"
@@ -36,6 +39,7 @@
 #define STATE_FD  5 /* the account's shared state file, when it has one */
 /* LIVE_FD (6, control.h): the session's status page, when there is one */
 #define AUDIT_FD 7 /* transfer records to the monitor, when a transfer log is on */
+_Static_assert(AUDIT_FD == WORKER_FD + WORKER_NFDS - 1 && LIVE_FD == WORKER_FD + 3, "fds 3..7");
 
 struct worker_log_ctx {
 	const char *user;
@@ -79,6 +83,100 @@ scp_transfer(void *userdata, const struct scp_transfer *t)
 	                      "cut short (peer gone, write error or session end)", t->sha256);
 }
 
+/* The worker's argv (worker_exec_main) for @p, pointing into @wa and @p. */
+static void
+worker_argv_fill(const struct worker_params *p, struct worker_argv *wa)
+{
+	const struct berth_account *a = p->acct;
+	snprintf(wa->umask_s, sizeof(wa->umask_s), "%o", (unsigned)p->cfg->umask);
+	snprintf(wa->port_s, sizeof(wa->port_s), "%u", p->peer_port);
+	snprintf(wa->level_s, sizeof(wa->level_s), "%d", (int)log_get_level());
+	snprintf(wa->fac_s, sizeof(wa->fac_s), "%d", p->cfg->syslog_facility);
+	bool ro = p->cfg->read_only || a->read_only;
+	char *argv[WORKER_ARGC + 1] = {
+	        (char *)"berthd",
+	        (char *)(p->ftps_args ? WORKER_FTP_ARGV_MARK : WORKER_ARGV_MARK),
+	        a->root,
+	        a->start_dir ? a->start_dir : (char *)"/",
+	        wa->umask_s,
+	        (char *)(ro ? "ro" : "rw"),
+	        a->name,
+	        (char *)p->peer_addr,
+	        wa->port_s,
+	        wa->level_s,
+	        (char *)(p->log_stderr ? "stderr" : "syslog"),
+	        wa->fac_s,
+	        p->cfg->deny_requests ? p->cfg->deny_requests : (char *)"-",
+	        p->cfg->allow_requests ? p->cfg->allow_requests : (char *)"-",
+	        (char *)(p->scp_command ? "scp" : "sftp"),
+	        (char *)(p->scp_command ? p->scp_command : "-"),
+	        (char *)(p->cfg->seccomp_filter ? "seccomp" : "noseccomp"),
+	        (char *)(p->state_fd >= 0 ? "state" : "-"),
+	        NULL,
+	};
+	memset(wa->argv, 0, sizeof(wa->argv));
+	memcpy(wa->argv, argv, sizeof(argv));
+	/* An FTP session: the FTP driver's arguments at the end. */
+	for (size_t i = 0; p->ftps_args && i < FTPS_WORKER_NARGS; i++)
+		wa->argv[WORKER_ARGC + i] = p->ftps_args[i];
+}
+
+int
+worker_place_fds(const int want[WORKER_NFDS])
+{
+	/* Session socket, policy, state file, status page and record socket become fds 3,
+	 * 4, 5, 6, 7: move them out of the way first so no dup2 clobbers another. */
+	int fds[WORKER_NFDS];
+	for (int i = 0; i < WORKER_NFDS; i++) {
+		fds[i] = want[i];
+		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + WORKER_NFDS)) < 0)
+			return -errno;
+	}
+	for (int i = 0; i < WORKER_NFDS; i++)
+		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
+			return -errno;
+	/* Nothing but stdio, the session socket, the policy (and the state file, the
+	 * status page and the record socket when there are) is left: an absent one's
+	 * number is closed too. */
+	for (int i = 1; i < WORKER_NFDS; i++)
+		if (fds[i] < 0)
+			close(WORKER_FD + i);
+	close_range(WORKER_FD + WORKER_NFDS, ~0U, 0);
+	return 0;
+}
+
+static void
+worker_fds(const struct worker_params *p, int fd, int fds[WORKER_NFDS])
+{
+	fds[0] = fd;
+	fds[1] = p->policy_fd;
+	fds[2] = p->state_fd;
+	fds[3] = p->has_live_fd ? p->live_fd : -1;
+	fds[4] = p->has_audit_fd ? p->audit_fd : -1;
+}
+
+int
+worker_spawn(const struct worker_params *p, int fd, pid_t *ret_pid, int *ret_exit_fd)
+{
+	struct worker_argv wa;
+	worker_argv_fill(p, &wa);
+	struct spawn_request r = {
+	        .privileged = p->privileged,
+	        .uid = p->acct->uid,
+	        .gid = p->acct->gid,
+	        .groups = p->acct->groups,
+	        .n_groups = p->acct->n_groups,
+	        .argv = wa.argv,
+	};
+	_Static_assert(SPAWN_NFDS == WORKER_NFDS, "one descriptor order");
+	worker_fds(p, fd, r.fds);
+	if (p->privileged && p->acct->uid == 0) {
+		log_error("refusing to run a session as uid 0 for %s", p->acct->name);
+		return -EPERM;
+	}
+	return spawner_spawn(&r, ret_pid, ret_exit_fd);
+}
+
 int
 worker_run(const struct worker_params *p, int fd)
 {
@@ -103,62 +201,14 @@ worker_run(const struct worker_params *p, int fd)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != monitor_pid)
 		return 1;
-	/* Session socket, policy, state file, status page and record socket become fds 3,
-	 * 4, 5, 6, 7: move them out of the way first so no dup2 clobbers another. */
-	int fds[5] = {fd, p->policy_fd, p->state_fd, p->has_live_fd ? p->live_fd : -1,
-	              p->has_audit_fd ? p->audit_fd : -1};
-	for (int i = 0; i < 5; i++)
-		if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, WORKER_FD + 5)) < 0)
-			return 1;
-	for (int i = 0; i < 5; i++)
-		if (fds[i] >= 0 && dup2(fds[i], WORKER_FD + i) < 0)
-			return 1;
-	/* Nothing but stdio, the session socket, the policy (and the state file, the
-	 * status page and the record socket when there are) cross the exec: an absent
-	 * one's number is closed too. */
-	for (int i = 2; i < 5; i++)
-		if (fds[i] < 0)
-			close(WORKER_FD + i);
-	close_range(AUDIT_FD + 1, ~0U, 0);
-
-	char umask_s[16], port_s[16], level_s[16], fac_s[16];
-	snprintf(umask_s, sizeof(umask_s), "%o", (unsigned)p->cfg->umask);
-	snprintf(port_s, sizeof(port_s), "%u", p->peer_port);
-	snprintf(level_s, sizeof(level_s), "%d", (int)log_get_level());
-	snprintf(fac_s, sizeof(fac_s), "%d", p->cfg->syslog_facility);
-	bool ro = p->cfg->read_only || a->read_only;
-	char *argv[] = {
-	        (char *)"berthd",
-	        (char *)WORKER_ARGV_MARK,
-	        a->root,
-	        a->start_dir ? a->start_dir : (char *)"/",
-	        umask_s,
-	        (char *)(ro ? "ro" : "rw"),
-	        a->name,
-	        (char *)p->peer_addr,
-	        port_s,
-	        level_s,
-	        (char *)(p->log_stderr ? "stderr" : "syslog"),
-	        fac_s,
-	        p->cfg->deny_requests ? p->cfg->deny_requests : (char *)"-",
-	        p->cfg->allow_requests ? p->cfg->allow_requests : (char *)"-",
-	        (char *)(p->scp_command ? "scp" : "sftp"),
-	        (char *)(p->scp_command ? p->scp_command : "-"),
-	        (char *)(p->cfg->seccomp_filter ? "seccomp" : "noseccomp"),
-	        (char *)(p->state_fd >= 0 ? "state" : "-"),
-	        NULL,
-	};
-	/* An FTP session: another mode mark, and the FTP driver's arguments at the end. */
-	char *ftp_argv[ARRAY_SIZE(argv) + FTPS_WORKER_NARGS];
-	if (p->ftps_args) {
-		memcpy(ftp_argv, argv, sizeof(argv));
-		ftp_argv[1] = (char *)WORKER_FTP_ARGV_MARK;
-		for (size_t i = 0; i < FTPS_WORKER_NARGS; i++)
-			ftp_argv[ARRAY_SIZE(argv) - 1 + i] = p->ftps_args[i];
-		ftp_argv[ARRAY_SIZE(ftp_argv) - 1] = NULL;
-	}
+	int fds[WORKER_NFDS];
+	worker_fds(p, fd, fds);
+	if (worker_place_fds(fds) < 0)
+		return 1;
+	struct worker_argv wa;
+	worker_argv_fill(p, &wa);
 	char *envp[] = {NULL};
-	execve("/proc/self/exe", p->ftps_args ? ftp_argv : argv, envp);
+	execve("/proc/self/exe", wa.argv, envp);
 	log_error("cannot start the worker: exec: %m");
 	return 1;
 }
@@ -258,8 +308,9 @@ read_policy(struct policy **ret)
 int
 worker_exec_main(int argc, char **argv)
 {
-	bool ftp = argc == 18 + FTPS_WORKER_NARGS && strcmp(argv[1], WORKER_FTP_ARGV_MARK) == 0;
-	if (!ftp && (argc != 18 || strcmp(argv[1], WORKER_ARGV_MARK) != 0))
+	bool ftp = argc == WORKER_ARGC + FTPS_WORKER_NARGS &&
+	           strcmp(argv[1], WORKER_FTP_ARGV_MARK) == 0;
+	if (!ftp && (argc != WORKER_ARGC || strcmp(argv[1], WORKER_ARGV_MARK) != 0))
 		return 2;
 	/* The status page, if the monitor passed one (checked before anything else can
 	 * take fd LIVE_FD). */

@@ -146,6 +146,17 @@ tls_data_prepare(void)
 	return 0;
 }
 
+void
+tls_data_prewarm(void)
+{
+	/* A context fetches every cipher, digest, group and signature algorithm into the
+	 * library's cache; done once in the spawner, the workers forked from it find them
+	 * there instead of each building a copy. */
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+}
+
 int
 tls_data_blob_check(const void *blob, size_t len)
 {

@@ -46,6 +46,7 @@ class ImplicitFTP_TLS(ReusingFTP_TLS):
 
 # The process tree (proctree.py), re-exported for the FTPS tests and the benchmark.
 status, children, tree = proctree.status, proctree.children, proctree.descendants
+connections, workers_of = proctree.connections, proctree.workers_of
 
 
 def pss(pid):

@@ -181,12 +181,22 @@ stop_berthd() {
 	fi
 }
 
+# connection_pids: the master's connection processes (its children but the session
+# spawner).
+connection_pids() {
+	local p
+	for p in $(cat "/proc/$BERTHD_PID/task/$BERTHD_PID/children" 2>/dev/null); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- '^[^ ]* --internal-spawner' ||
+			echo "$p"
+	done
+}
+
 # wait_no_connections: until the master has no connection process left (all reaped, so
 # every limit counter is back to zero).
 wait_no_connections() {
 	local i
 	for ((i = 0; i < 200 * SCALE; i++)); do
-		[[ -z $(cat "/proc/$BERTHD_PID/task/$BERTHD_PID/children" 2>/dev/null) ]] && return 0
+		[[ -z $(connection_pids) ]] && return 0
 		sleep 0.05
 	done
 	fail "connection processes still running"

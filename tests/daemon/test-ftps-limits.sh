@@ -15,7 +15,7 @@ mkdata "$JAIL/big.bin" $((256 * 1024 * 1024))
 
 $PY - "$FTPS_IPORT" "$PORT" "$PASSWORD" "$JAIL" "$BERTHD_PID" <<'EOF' ||
 import os, re, socket, ssl, sys, time
-from testlib import children, wait_until
+from testlib import connections, wait_until
 iport, sshport, password, jail = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 master = int(sys.argv[5])
 T = 30 * float(os.environ.get("BERTH_TIMEOUT_SCALE", "1"))
@@ -109,7 +109,7 @@ c.cmd("QUIT")
 
 # Per-source limits are shared with SSH: 2 SSH + 1 FTPS from one source, the 4th dropped
 # (once the sessions above are gone from the master's count).
-wait_until(lambda: not children(master), 30, "the earlier sessions to end")
+wait_until(lambda: not connections(master), 30, "the earlier sessions to end")
 held = []
 for _ in range(2):
     s = socket.create_connection(("127.0.0.1", sshport), timeout=T)

@@ -19,7 +19,7 @@ $PY - "$FTPS_PORT" "$PASSWORD" "$BERTHD_PID" "$ACCT_UID" \
 	"$ACCT_GID" "$ACCT_GROUPS" "$JAIL" "$T/ftps_key.pem" <<'EOF' || fail "FTPS privsep checks"
 import os, re, socket, ssl, sys, time
 from cryptography.hazmat.primitives import serialization
-from ftpslib import children, context, status
+from ftpslib import children, connections, context, status, workers_of
 
 port, password, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 uid, gid = int(sys.argv[4]), int(sys.argv[5])
@@ -61,7 +61,7 @@ class Ctl:
 
 # 1. Pre-login: the network child holds the control connection, unprivileged, chrooted.
 c = Ctl()
-monitor = wait_for("the monitor", lambda: one(children(master)))
+monitor = wait_for("the monitor", lambda: one(connections(master)))
 net = wait_for("the network child", lambda: one(children(monitor)))
 for phase in ("plaintext", "after AUTH TLS"):
     st = status(net)
@@ -84,7 +84,7 @@ for phase in ("plaintext", "after AUTH TLS"):
 assert c.cmd("USER demo").startswith(b"331")
 assert c.cmd("PASS " + password).startswith(b"230")
 assert c.cmd("PBSZ 0").startswith(b"200") and c.cmd("PROT P").startswith(b"200")
-worker = wait_for("the worker", lambda: one([p for p in children(monitor) if p != net]))
+worker = wait_for("the worker", lambda: one(workers_of(master)))
 st = status(worker)
 assert st["Uid"] == [str(uid)] * 4 and st["Gid"] == [str(gid)] * 4, (st["Uid"], st["Gid"])
 assert sorted(int(g) for g in st.get("Groups", [])) == groups, st.get("Groups")
@@ -159,7 +159,10 @@ def search(pid):
 in_master = search(master)
 assert in_master & {"scalar (big-endian)", "scalar (little-endian)"}, \
     "positive control failed: the key is not found in the master"
-for name, pid in (("network child", net), ("monitor", monitor), ("worker", worker)):
+spawner = int(status(worker)["PPid"][0])
+assert b"--internal-spawner" in open("/proc/%d/cmdline" % spawner, "rb").read(), spawner
+for name, pid in (("network child", net), ("monitor", monitor), ("worker", worker),
+                  ("session spawner", spawner)):
     found = search(pid)
     assert not found, "%s %d holds the private key: %s" % (name, pid, sorted(found))
     print("%s %d: no trace of the private key" % (name, pid))

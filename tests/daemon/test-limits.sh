@@ -65,7 +65,7 @@ write_config "PerSourceMaxConnections 3" "MaxConnections 6" "MaxStartups 5:100:5
 start_berthd
 $PY - "$PORT" "$T" "$BERTHD_PID" <<'EOF' || fail "configured limits"
 import socket, sys, time, paramiko
-from testlib import children, scaled, transport, wait_until
+from testlib import connections, scaled, transport, wait_until
 port, t, master = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 key = paramiko.Ed25519Key.from_private_key_file(t + "/client_key")
 def login(src):
@@ -76,7 +76,7 @@ def login(src):
     return tr
 def no_connections(what):
     # every connection process reaped: the master's counters are back to zero
-    wait_until(lambda: not children(master), 10, what)
+    wait_until(lambda: not connections(master), 10, what)
 held = [login("127.0.0.60") for _ in range(3)]
 try:
     login("127.0.0.60")
@@ -97,7 +97,7 @@ silent = []
 for i in range(5):
     s = socket.socket(); s.bind(("127.0.0.%d" % (70 + i), 0)); s.connect(("127.0.0.1", port))
     silent.append(s)
-wait_until(lambda: len(children(master)) == 5, 10, "five silent connections not accepted")
+wait_until(lambda: len(connections(master)) == 5, 10, "five silent connections not accepted")
 s = socket.socket(); s.bind(("127.0.0.80", 0)); s.settimeout(scaled(10))
 s.connect(("127.0.0.1", port))
 assert s.recv(64) == b"", "6th unauthenticated connection served (MaxStartups 5:100:5)"

@@ -16,7 +16,7 @@ import os, socket, sys, time, paramiko
 port, t, master, want = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 sys.path.insert(0, os.environ["DAEMON_TESTS"])
-from proctree import status, children, is_worker
+from proctree import status, children, connections, is_worker, spawner_of, workers_of
 
 def expect(pid, what, value, filters):
     st = status(pid)
@@ -30,11 +30,12 @@ on = want == "2"
 # Pre-auth: the banner comes after the filter is in place.
 s = socket.create_connection(("127.0.0.1", port))
 assert s.recv(64).startswith(b"SSH-2.0-")
-monitors = children(master)
+monitors = connections(master)
 assert len(monitors) == 1, monitors
 nets = [p for p in children(monitors[0]) if not is_worker(p)]
 assert len(nets) == 1, nets
 expect(master, "master", "0", None)
+expect(spawner_of(master), "spawner", "0", None)
 expect(monitors[0], "monitor", "0", None)
 expect(nets[0], "pre-auth network child", want, "1" if on else "0")
 s.close()
@@ -49,8 +50,8 @@ sftp.listdir(".")
 ch = tr.open_session()
 ch.exec_command("scp -t up.bin")
 assert ch.recv(1) == b"\0"
-mon = [m for m in children(master) if children(m)][0]
-workers = [p for p in children(mon) if is_worker(p)]
+mon = connections(master)[0]
+workers = workers_of(master)
 nets = [p for p in children(mon) if not is_worker(p)]
 assert len(workers) == 2 and len(nets) == 1, (workers, nets)
 for w in workers:

@@ -8,6 +8,8 @@ import time
 
 import paramiko
 
+from proctree import connections  # noqa: F401 (re-exported for the tests)
+
 SCALE = max(1.0, float(os.environ.get("BERTH_TIMEOUT_SCALE") or 1))
 
 
@@ -54,3 +56,4 @@ def children(pid):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
