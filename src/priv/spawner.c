@@ -270,6 +270,8 @@ struct child {
 static struct {
 	struct child *v;
 	size_t n, cap;
+	struct pollfd *pfd; /* the poll set (here, not on the stack: reachable in a child) */
+	size_t pcap;
 	char *title;      /* the argv area (for each worker's ps title) */
 	size_t title_len; /* its bytes, the final NUL included */
 	pid_t self;
@@ -521,14 +523,13 @@ spawner_main(int argc, char **argv)
 		tls_data_prewarm();
 
 	bool open_requests = true;
-	struct pollfd *p = NULL;
-	size_t pcap = 0;
 	while (open_requests || sp.n > 0) {
 		size_t need = 2 + sp.n;
-		if (need > pcap) {
-			pcap = 2 * need;
-			p = xreallocarray(p, pcap, sizeof(*p));
+		if (need > sp.pcap) {
+			sp.pcap = 2 * need;
+			sp.pfd = xreallocarray(sp.pfd, sp.pcap, sizeof(*sp.pfd));
 		}
+		struct pollfd *p = sp.pfd;
 		nfds_t np = 0;
 		p[np++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
 		p[np++] = (struct pollfd){.fd = open_requests ? REQUEST_FD : -1, .events = POLLIN};
@@ -561,6 +562,6 @@ spawner_main(int argc, char **argv)
 		else if (p[1].revents & (POLLHUP | POLLERR))
 			open_requests = false;
 	}
-	free(p);
+	free(sp.pfd);
 	return 0;
 }

@@ -203,15 +203,24 @@ LFTP_SET+=" set ssl:priority NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-
 LFTP_SET+=" set net:max-retries 1; set cmd:fail-exit true;"
 
 # CPU time (ticks) the server's master and its reaped children used so far, once no
-# session process is left.
+# session process is left. berthd's workers are children of its session spawner, whose
+# own reaped-children times count them.
+spawner_of() { pgrep -P "$1" -f -- '--internal-spawner' || true; }
+sessions_left() { # master
+	local sp
+	sp=$(spawner_of "$1")
+	pgrep -P "$1" | grep -qvx "${sp:-none}" || { [[ -n $sp ]] && pgrep -P "$sp" >/dev/null; }
+}
 server_ticks() { # server
-	local pid
+	local pid p
 	pid=$(pid_of "$1")
 	for _ in $(seq 1 200); do
-		[[ -z $(pgrep -P "$pid") ]] && break
+		sessions_left "$pid" || break
 		sleep 0.05
 	done
-	awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat"
+	for p in "$pid" $(spawner_of "$pid"); do
+		awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat"
+	done | paste -sd+ | bc
 }
 
 # One workload on one server: prints the wall time in seconds, checks the result. The

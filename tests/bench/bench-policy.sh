@@ -151,9 +151,14 @@ EOF
 			-c aes128-gcm@openssh.com -P "$port" -b "$2" "$1@127.0.0.1" >/dev/null
 	}
 	# Server CPU of finished sessions: the master's cutime+cstime (clock ticks) counts every
-	# monitor, network child and worker once reaped. Less sensitive to a busy machine
-	# than wall time.
-	tree_cpu() { awk '{print $16 + $17}' "/proc/$BPID/stat"; }
+	# monitor and network child once reaped, the session spawner's every worker. Less
+	# sensitive to a busy machine than wall time.
+	tree_cpu() {
+		local p
+		for p in "$BPID" $(pgrep -P "$BPID" -f -- '--internal-spawner'); do
+			awk '{print $16 + $17}' "/proc/$p/stat"
+		done | paste -sd+ | bc
+	}
 	BPID=${pids[0]}
 	declare -A T C
 	failed=0
