@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -272,8 +273,9 @@ static struct {
 	size_t n, cap;
 	struct pollfd *pfd; /* the poll set (here, not on the stack: reachable in a child) */
 	size_t pcap;
-	char *title;      /* the argv area (for each worker's ps title) */
-	size_t title_len; /* its bytes, the final NUL included */
+	struct rlimit nofile; /* as inherited: what each worker gets back */
+	char *title;          /* the argv area (for each worker's ps title) */
+	size_t title_len;     /* its bytes, the final NUL included */
 	pid_t self;
 } sp;
 
@@ -400,6 +402,7 @@ run_child(struct parsed *q, int request_fd, int sigfd)
 			_exit(1);
 		}
 	}
+	(void)setrlimit(RLIMIT_NOFILE, &sp.nofile);
 	priv_harden_process();
 	/* The spawner's death kills the worker (set after the uid change, which clears
 	 * it); the monitor's is handled through the exit socket. */
@@ -426,7 +429,9 @@ handle_request(int request_fd, int sigfd)
 	if (n == 0)
 		return false; /* end of file: the master and every monitor are gone */
 	if (n == -EMSGSIZE) {
-		log_error("session spawner: oversized request");
+		/* Its descriptors are closed: the monitor sees end of file and refuses. */
+		log_error("session spawner: a request was cut short (too large, or out of "
+		          "descriptors)");
 		return true;
 	}
 	if (n < 0)
@@ -505,6 +510,15 @@ spawner_main(int argc, char **argv)
 	free(own_copy[1]);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* One exit socket per live session: raise the soft limit to the hard one (systemd's
+	 * LimitNOFILE sets both; a shell's 1024 would cap sessions). Workers get the
+	 * inherited limit back. */
+	if (getrlimit(RLIMIT_NOFILE, &sp.nofile) == 0) {
+		struct rlimit raised = {sp.nofile.rlim_max, sp.nofile.rlim_max};
+		(void)setrlimit(RLIMIT_NOFILE, &raised);
+	} else {
+		sp.nofile = (struct rlimit){1024, 1024};
+	}
 	int flags = fcntl(REQUEST_FD, F_GETFD);
 	if (flags < 0)
 		return 2;

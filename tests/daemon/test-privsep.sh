@@ -65,6 +65,10 @@ def connect():
 c1, s1 = connect()
 c2, s2 = connect()
 s1.listdir("."); s2.listdir(".")
+def nofile(pid):
+    for line in open("/proc/%d/limits" % pid):
+        if line.startswith("Max open files"):
+            return line.split()[3:5]
 def find_workers():
     return [p for p in descendants(master) if int(status(p)["Uid"][0]) == uid]
 if as_root:
@@ -83,6 +87,8 @@ if as_root:
         # Forked by the spawner (a clean image exec'd at start): no host keys, no hashes.
         assert b"--internal-worker" in open("/proc/%d/cmdline" % w, "rb").read()
         assert int(status(w)["PPid"][0]) == spawner_of(master), (w, spawner_of(master))
+        # The spawner raises its own descriptor limit; the worker gets the master's back.
+        assert nofile(w) == nofile(master), (nofile(w), nofile(master))
     print("workers", workers, "uid/gid/groups exact, no capabilities, from the spawner")
     # The network children of authenticated sessions are not root either.
     for m in connections(master):
