@@ -334,6 +334,7 @@ parse_request(const uint8_t *msg, size_t len, const int *fds, size_t nfds, struc
 {
 	struct xbuf b;
 	xbuf_view_init(&b, msg, len);
+	q->exit_fd = fds[0]; /* first, so that even a malformed request gets its answer */
 	uint8_t version, priv, present;
 	uint32_t uid, gid, ng, argc;
 	if (xbuf_get_u8(&b, &version) < 0 || version != SPAWN_VERSION ||
@@ -348,7 +349,6 @@ parse_request(const uint8_t *msg, size_t len, const int *fds, size_t nfds, struc
 	if (nfds != want)
 		return -EBADMSG;
 	/* The descriptors are ours from here on (parsed_free closes them). */
-	q->exit_fd = fds[0];
 	for (int i = 0, k = 1; i < SPAWN_NFDS; i++)
 		q->fds[i] = (present >> i) & 1u ? fds[k++] : -1;
 	q->privileged = priv;
