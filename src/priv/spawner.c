@@ -328,13 +328,14 @@ parsed_free(struct parsed *q)
 		close(q->exit_fd);
 }
 
-/* Inside a view of exactly the message: version, flags, ids, groups, argv. */
+/* Inside a view of exactly the message: version, flags, ids, groups, argv. @nfds: the
+ * descriptors that came with it (the exit socket first); *@ret_present: which of the
+ * worker's they are. Takes no descriptor. */
 static int
-parse_request(const uint8_t *msg, size_t len, const int *fds, size_t nfds, struct parsed *q)
+parse_request(const uint8_t *msg, size_t len, size_t nfds, struct parsed *q, uint8_t *ret_present)
 {
 	struct xbuf b;
 	xbuf_view_init(&b, msg, len);
-	q->exit_fd = fds[0]; /* first, so that even a malformed request gets its answer */
 	uint8_t version, priv, present;
 	uint32_t uid, gid, ng, argc;
 	if (xbuf_get_u8(&b, &version) < 0 || version != SPAWN_VERSION ||
@@ -348,9 +349,7 @@ parse_request(const uint8_t *msg, size_t len, const int *fds, size_t nfds, struc
 		want += (present >> i) & 1u;
 	if (nfds != want)
 		return -EBADMSG;
-	/* The descriptors are ours from here on (parsed_free closes them). */
-	for (int i = 0, k = 1; i < SPAWN_NFDS; i++)
-		q->fds[i] = (present >> i) & 1u ? fds[k++] : -1;
+	*ret_present = present;
 	q->privileged = priv;
 	q->uid = (uid_t)uid;
 	q->gid = (gid_t)gid;
@@ -389,12 +388,8 @@ run_child(struct parsed *q, int request_fd, int sigfd)
 	signal(SIGPIPE, SIG_DFL); /* as an exec'd worker starts */
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	log_set_ident("berthd");
+	/* A worker never runs as root: worker_exec_main() refuses uid 0 itself. */
 	if (q->privileged) {
-		if (q->uid == 0) {
-			log_error("refusing to run a session as uid 0 for %s",
-			          q->argc > 6 ? q->argv[6] : "?");
-			_exit(1);
-		}
 		int r = priv_drop_to(q->uid, q->gid, q->groups, q->n_groups);
 		if (r < 0) {
 			log_error("cannot switch to uid %u gid %u for %s: %s", (unsigned)q->uid,
@@ -437,24 +432,22 @@ handle_request(int request_fd, int sigfd)
 	if (n < 0)
 		return n == -EAGAIN || n == -ENOBUFS || n == -ENOMEM;
 	struct parsed q = {.exit_fd = -1, .fds = {-1, -1, -1, -1, -1}};
-	int r = nfds == 0 ? -EBADMSG : parse_request(msg, (size_t)n, fds, nfds, &q);
+	uint8_t present = 0;
+	int r = nfds == 0 ? -EBADMSG : parse_request(msg, (size_t)n, nfds, &q, &present);
 	if (r < 0) {
-		/* Descriptors parse_request did not take. */
+		if (nfds > 0)
+			reply(fds[0], REPLY_FAILED, EBADMSG); /* the exit socket comes first */
 		for (size_t i = 0; i < nfds; i++)
-			if (fds[i] != q.exit_fd) {
-				bool taken = false;
-				for (int k = 0; k < SPAWN_NFDS; k++)
-					taken |= q.fds[k] == fds[i];
-				if (!taken)
-					close(fds[i]);
-			}
-		if (q.exit_fd >= 0)
-			reply(q.exit_fd, REPLY_FAILED, EBADMSG);
+			close(fds[i]);
 		log_error("session spawner: malformed request");
 		parsed_free(&q);
 		explicit_bzero(msg, sizeof(msg));
 		return true;
 	}
+	/* The descriptors are the request's from here on (parsed_free closes them). */
+	q.exit_fd = fds[0];
+	for (int i = 0, k = 1; i < SPAWN_NFDS; i++)
+		q.fds[i] = (present >> i) & 1u ? fds[k++] : -1;
 	explicit_bzero(msg, (size_t)n);
 	pid_t pid = fork();
 	if (pid == 0)

@@ -170,10 +170,6 @@ worker_spawn(const struct worker_params *p, int fd, pid_t *ret_pid, int *ret_exi
 	};
 	_Static_assert(SPAWN_NFDS == WORKER_NFDS, "one descriptor order");
 	worker_fds(p, fd, r.fds);
-	if (p->privileged && p->acct->uid == 0) {
-		log_error("refusing to run a session as uid 0 for %s", p->acct->name);
-		return -EPERM;
-	}
 	return spawner_spawn(&r, ret_pid, ret_exit_fd);
 }
 
